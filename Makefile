@@ -1,0 +1,48 @@
+# Two commands for readers and CI:
+#   make book   build the whole book (notebooks executed) into _build/html
+#   make test   lint, unit tests, every notebook under nbval, and the strict book build
+# Both create .venv from requirements.txt on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.normlab-installed
+
+# Progress bars stay quiet in builds and tests (see normlab.progress).
+export NORMLAB_QUIET = 1
+# Headless matplotlib wherever no notebook kernel sets its own backend.
+export MPLBACKEND = Agg
+
+.PHONY: help install lint unit notebooks book test clean
+
+help:
+	@echo "make book   build the book into _build/html (executes every notebook)"
+	@echo "make test   ruff, unit tests, notebooks under nbval, strict book build"
+	@echo "make clean  remove _build and caches (keeps .venv)"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+
+unit: install
+	$(BIN)/python -m pytest tests
+
+notebooks: install
+	$(BIN)/python -m pytest chapters --nbval-lax --nbval-current-env
+
+book: install
+	$(BIN)/jupyter-book build . -W -n --keep-going --all
+	@echo
+	@echo "The book is at: $(CURDIR)/_build/html/index.html"
+
+test: lint unit notebooks book
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache .hypothesis
