@@ -1,0 +1,57 @@
+"""normlab: norms, normalization layers, label smoothing, GANs and spectral normalization,
+built from first principles and tested against PyTorch.
+
+The library behind the *normlab* book. Each module mirrors a part of the book:
+
+- :mod:`normlab.linalg`: vector and matrix norms, singular values, power iteration.
+- :mod:`normlab.models`, :mod:`normlab.training`, :mod:`normlab.data`: the small models,
+  the training loop and the digits data used by the experiments.
+- :mod:`normlab.device`, :mod:`normlab.progress`, :mod:`normlab.book`: choosing CPU or GPU,
+  seeding, quiet progress bars, and showing source code in the chapters.
+
+Importing ``normlab`` imports only PyTorch and NumPy.
+"""
+
+from normlab.book import show_source
+from normlab.data import Digits, Split, load_digits
+from normlab.device import available_devices, get_device, seed_everything
+from normlab.linalg import (
+    matrix_norm,
+    power_iteration,
+    random_matrix_with_singular_values,
+    singular_values,
+    spectral_radius,
+    vector_norm,
+)
+from normlab.models import MLP
+from normlab.progress import progress_bar
+from normlab.training import History, evaluate_classifier, fit_classifier, predict_logits
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    # device and reproducibility
+    "get_device",
+    "available_devices",
+    "seed_everything",
+    # norms and power iteration
+    "vector_norm",
+    "matrix_norm",
+    "singular_values",
+    "spectral_radius",
+    "power_iteration",
+    "random_matrix_with_singular_values",
+    # data, models, training
+    "load_digits",
+    "Digits",
+    "Split",
+    "MLP",
+    "fit_classifier",
+    "evaluate_classifier",
+    "predict_logits",
+    "History",
+    # notebooks
+    "progress_bar",
+    "show_source",
+]

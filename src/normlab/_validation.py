@@ -1,0 +1,119 @@
+"""Argument checks shared by every module.
+
+Each check raises before any computation, with a message that names the argument, says what
+was expected and what was given. Keeping them in one place keeps the wording uniform.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import torch
+
+__all__ = [
+    "check_tensor",
+    "check_floating",
+    "check_ndim",
+    "check_nonempty",
+    "check_int",
+    "check_positive_int",
+    "check_positive_float",
+    "check_nonnegative_float",
+    "check_fraction",
+    "check_choice",
+]
+
+
+def check_tensor(x: object, name: str) -> torch.Tensor:
+    """Raise ``TypeError`` unless ``x`` is a ``torch.Tensor``; return it."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    return x
+
+
+def check_floating(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Raise ``TypeError`` unless ``x`` is a real floating-point tensor."""
+    check_tensor(x, name)
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor (float16/bfloat16/float32/float64), "
+            f"got dtype {x.dtype}"
+        )
+    return x
+
+
+def check_ndim(x: torch.Tensor, name: str, allowed: int | Sequence[int], what: str = "") -> None:
+    """Raise ``ValueError`` unless ``x.ndim`` is one of ``allowed``."""
+    allowed = (allowed,) if isinstance(allowed, int) else tuple(allowed)
+    if x.ndim not in allowed:
+        expected = " or ".join(f"{d}-D" for d in allowed)
+        extra = f" {what}" if what else ""
+        raise ValueError(
+            f"{name} must be a {expected} tensor{extra}, got a {x.ndim}-D tensor of shape "
+            f"{tuple(x.shape)}"
+        )
+
+
+def check_nonempty(x: torch.Tensor, name: str) -> None:
+    """Raise ``ValueError`` if ``x`` has no elements."""
+    if x.numel() == 0:
+        raise ValueError(f"{name} must be non-empty, got a tensor of shape {tuple(x.shape)}")
+
+
+def check_int(value: object, name: str) -> int:
+    """Raise ``TypeError`` unless ``value`` is an integer (bools are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    return int(value)
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Raise unless ``value`` is an int >= 1; return it."""
+    value = check_int(value, name)
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int (>= 1), got {value}")
+    return value
+
+
+def _check_real(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} ({value!r})")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name} must not be NaN")
+    return value
+
+
+def check_positive_float(value: object, name: str) -> float:
+    """Raise unless ``value`` is a real number > 0; return it as float."""
+    value = _check_real(value, name)
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return value
+
+
+def check_nonnegative_float(value: object, name: str) -> float:
+    """Raise unless ``value`` is a real number >= 0; return it as float."""
+    value = _check_real(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def check_fraction(value: object, name: str, *, closed: bool = True) -> float:
+    """Raise unless ``value`` lies in [0, 1] (or (0, 1) when ``closed`` is False)."""
+    value = _check_real(value, name)
+    ok = 0.0 <= value <= 1.0 if closed else 0.0 < value < 1.0
+    if not ok:
+        interval = "[0, 1]" if closed else "(0, 1)"
+        raise ValueError(f"{name} must lie in {interval}, got {value}")
+    return value
+
+
+def check_choice(value: object, name: str, choices: Sequence[object]) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}; got {value!r}")

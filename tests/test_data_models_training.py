@@ -1,0 +1,164 @@
+"""The digits loader, the MLP, and the classification training loop."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import normlab
+
+
+def test_digits_split_sizes_ranges_and_types():
+    d = normlab.load_digits(train_fraction=0.6, val_fraction=0.2, seed=0)
+    sizes = [len(s.x) for s in d]
+    assert sum(sizes) == 1797
+    assert sizes[0] == pytest.approx(0.6 * 1797, abs=1)
+    assert d.train.x.shape[1:] == (1, 8, 8) and d.train.x.dtype == torch.float32
+    assert d.train.y.dtype == torch.int64 and set(d.train.y.tolist()) == set(range(10))
+    assert d.train.x.min() >= 0.0 and d.train.x.max() <= 1.0
+    flat = normlab.load_digits(scale="symmetric", flatten=True, dtype=torch.float64)
+    assert flat.test.x.shape[1] == 64 and flat.test.x.dtype == torch.float64
+    assert flat.train.x.min() == -1.0 and flat.train.x.max() == 1.0
+
+
+def test_digits_split_is_seeded_and_stratified():
+    a = normlab.load_digits(seed=3)
+    b = normlab.load_digits(seed=3)
+    c = normlab.load_digits(seed=4)
+    assert torch.equal(a.train.x, b.train.x)
+    assert not torch.equal(a.train.x, c.train.x)
+    counts = torch.bincount(a.test.y, minlength=10).float()
+    assert counts.max() - counts.min() <= 2  # each class holds ~1/10 of the test set
+
+
+def test_digits_without_validation_set():
+    d = normlab.load_digits(train_fraction=0.5, val_fraction=0.0)
+    assert len(d.val.x) == 0 and len(d.train.x) + len(d.test.x) == 1797
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(train_fraction=1.0), ValueError, r"train_fraction must lie in \(0, 1\)"),
+        (
+            dict(train_fraction=0.7, val_fraction=0.3),
+            ValueError,
+            "train_fraction \\+ val_fraction must be < 1",
+        ),
+        (dict(scale="minmax"), ValueError, "scale must be one of 'unit', 'symmetric'"),
+        (dict(seed=0.5), TypeError, "seed must be an int"),
+        (dict(dtype=torch.int64), TypeError, "dtype must be a floating torch.dtype"),
+    ],
+)
+def test_digits_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        normlab.load_digits(**kwargs)
+
+
+def test_mlp_structure_and_norm_placement():
+    model = normlab.MLP(64, (32, 16), 10, norm_layer=nn.BatchNorm1d)
+    kinds = [type(m).__name__ for m in model]
+    assert kinds == [
+        "Flatten",
+        "Linear",
+        "BatchNorm1d",
+        "ReLU",
+        "Linear",
+        "BatchNorm1d",
+        "ReLU",
+        "Linear",
+    ]
+    assert model(torch.randn(5, 1, 8, 8)).shape == (5, 10)
+    with pytest.raises(ValueError, match="hidden_features"):
+        normlab.MLP(64, (0,), 10)
+
+
+def test_fit_classifier_learns_digits_and_is_deterministic():
+    data = normlab.load_digits(flatten=True)
+
+    def run():
+        normlab.seed_everything(0)
+        model = normlab.MLP(64, (64,), 10)
+        history = normlab.fit_classifier(
+            model, data.train, val=data.val, epochs=4, batch_size=64, device="cpu", seed=0
+        )
+        return model, history
+
+    model, h1 = run()
+    _, h2 = run()
+    assert h1.epochs == 4 and len(h1.step_loss) == 4 * math.ceil(len(data.train.x) / 64)
+    assert h1.train_loss == h2.train_loss and h1.val_accuracy == h2.val_accuracy
+    assert h1.train_loss[-1] < h1.train_loss[0]
+    assert h1.val_accuracy[-1] > 0.75  # chance is 0.1
+    metrics = normlab.evaluate_classifier(model, data.test)
+    assert metrics["accuracy"] > 0.75 and metrics["loss"] < 2.0
+    assert model.training  # evaluation restores the mode
+
+
+def test_fit_classifier_stops_when_the_loss_diverges():
+    data = normlab.load_digits(flatten=True)
+    normlab.seed_everything(0)
+    model = normlab.MLP(64, (64,), 10)
+    opt = torch.optim.SGD(model.parameters(), lr=1e30)
+    h = normlab.fit_classifier(model, data.train, epochs=5, optimizer=opt, device="cpu")
+    assert h.diverged and math.isnan(h.train_loss[-1]) and h.epochs < 5
+
+
+def test_fit_classifier_accepts_optimizer_factory_and_custom_loss():
+    data = normlab.load_digits(flatten=True)
+    calls = []
+
+    def loss_fn(logits, y):
+        calls.append(1)
+        return nn.functional.cross_entropy(logits, y, label_smoothing=0.1)
+
+    model = normlab.MLP(64, (16,), 10)
+    h = normlab.fit_classifier(
+        model,
+        data.train,
+        epochs=1,
+        batch_size=500,
+        device="cpu",
+        optimizer=lambda p: torch.optim.SGD(p, lr=0.1),
+        loss_fn=loss_fn,
+        drop_last=True,
+    )
+    assert len(calls) == len(h.step_loss) == len(data.train.x) // 500
+    assert math.isnan(h.val_accuracy[0])  # no validation data given
+
+
+def test_predict_logits_uses_eval_mode_and_batches():
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    x = torch.randn(10, 3)
+    out = normlab.predict_logits(model, x, batch_size=3)
+    model.eval()
+    torch.testing.assert_close(out, model(x))
+
+
+@pytest.mark.parametrize(
+    "train, kwargs, error, message",
+    [
+        ([1, 2, 3], {}, TypeError, "train must be an \\(x, y\\) pair"),
+        ((torch.ones(3, 2), [0, 1, 2]), {}, TypeError, "train must hold two tensors"),
+        ((torch.ones(3, 2), torch.zeros(2, dtype=torch.int64)), {}, ValueError, "same length"),
+        ((torch.ones(3, 2), torch.zeros(3)), {}, TypeError, "labels y must be int64"),
+        (
+            (torch.ones(3, 2), torch.zeros(3, dtype=torch.int64)),
+            dict(epochs=0),
+            ValueError,
+            "epochs must be a positive int",
+        ),
+        (
+            (torch.ones(3, 2), torch.zeros(3, dtype=torch.int64)),
+            dict(batch_size=4, drop_last=True),
+            ValueError,
+            "leaves no batch",
+        ),
+    ],
+)
+def test_fit_classifier_bad_input(train, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        normlab.fit_classifier(nn.Linear(2, 2), train, **kwargs)
