@@ -6,15 +6,19 @@ The library behind the *normlab* book. Each module mirrors a part of the book:
 - :mod:`normlab.linalg`: vector and matrix norms, singular values, power iteration.
 - :mod:`normlab.models`, :mod:`normlab.training`, :mod:`normlab.data`: the small models,
   the training loop and the digits data used by the experiments.
-- :mod:`normlab.device`, :mod:`normlab.progress`, :mod:`normlab.book`: choosing CPU or GPU,
-  seeding, quiet progress bars, and showing source code in the chapters.
+- :mod:`normlab.label_smoothing`: soft targets (one-sided smoothing for GAN discriminators).
+- :mod:`normlab.device`, :mod:`normlab.progress`, :mod:`normlab.book`,
+  :mod:`normlab.benchmark`: choosing CPU or GPU, seeding, quiet progress bars, showing source
+  code in the chapters, and timing.
 
 Importing ``normlab`` imports only PyTorch and NumPy.
 """
 
+from normlab.benchmark import Timing, time_call, time_forward_backward
 from normlab.book import show_source
 from normlab.data import Digits, Split, load_digits
 from normlab.device import available_devices, get_device, seed_everything
+from normlab.label_smoothing import one_sided_smooth_labels
 from normlab.linalg import (
     matrix_norm,
     power_iteration,
@@ -51,7 +55,12 @@ __all__ = [
     "evaluate_classifier",
     "predict_logits",
     "History",
-    # notebooks
+    # label smoothing
+    "one_sided_smooth_labels",
+    # notebooks and benchmarks
     "progress_bar",
     "show_source",
+    "time_call",
+    "time_forward_backward",
+    "Timing",
 ]

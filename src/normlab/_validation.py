@@ -19,6 +19,7 @@ __all__ = [
     "check_nonempty",
     "check_int",
     "check_positive_int",
+    "check_real",
     "check_positive_float",
     "check_nonnegative_float",
     "check_fraction",
@@ -77,7 +78,8 @@ def check_positive_int(value: object, name: str) -> int:
     return value
 
 
-def _check_real(value: object, name: str) -> float:
+def check_real(value: object, name: str) -> float:
+    """Raise unless ``value`` is a real number (not bool, not NaN); return it as float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} ({value!r})")
     value = float(value)
@@ -88,7 +90,7 @@ def _check_real(value: object, name: str) -> float:
 
 def check_positive_float(value: object, name: str) -> float:
     """Raise unless ``value`` is a real number > 0; return it as float."""
-    value = _check_real(value, name)
+    value = check_real(value, name)
     if not value > 0:
         raise ValueError(f"{name} must be > 0, got {value}")
     return value
@@ -96,7 +98,7 @@ def check_positive_float(value: object, name: str) -> float:
 
 def check_nonnegative_float(value: object, name: str) -> float:
     """Raise unless ``value`` is a real number >= 0; return it as float."""
-    value = _check_real(value, name)
+    value = check_real(value, name)
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return value
@@ -104,7 +106,7 @@ def check_nonnegative_float(value: object, name: str) -> float:
 
 def check_fraction(value: object, name: str, *, closed: bool = True) -> float:
     """Raise unless ``value`` lies in [0, 1] (or (0, 1) when ``closed`` is False)."""
-    value = _check_real(value, name)
+    value = check_real(value, name)
     ok = 0.0 <= value <= 1.0 if closed else 0.0 < value < 1.0
     if not ok:
         interval = "[0, 1]" if closed else "(0, 1)"

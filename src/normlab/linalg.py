@@ -104,9 +104,9 @@ def vector_norm(
 
     .. math::
 
-        \|x\|_p = \Big(\sum_i |x_i|^p\Big)^{1/p}, \qquad
-        \|x\|_\infty = \max_i |x_i|, \quad \|x\|_{-\infty} = \min_i |x_i|, \quad
-        \|x\|_0 = \#\{i : x_i \neq 0\}.
+        \|x\|_p = \Big(\sum_i |x_i|^p\Big)^{1/p}, \qquad \|x\|_0 = \#\{i : x_i \neq 0\},
+
+        \|x\|_\infty = \max_i |x_i|, \qquad \|x\|_{-\infty} = \min_i |x_i|.
 
     Only ``p >= 1`` gives a norm (the triangle inequality fails below 1); other values are
     accepted because ``torch.linalg.vector_norm`` accepts them.

@@ -1,0 +1,40 @@
+import pytest
+import torch
+from torch import nn
+
+import normlab
+
+
+def test_time_call_counts_calls_and_orders_statistics():
+    calls = []
+    t = normlab.time_call(lambda: calls.append(1), repeats=5, warmup=2)
+    assert len(calls) == 7 and t.repeats == 5
+    assert 0 <= t.best <= t.median
+    assert "ms" in str(t)
+
+
+def test_time_forward_backward_fills_gradients(device):
+    module = nn.Linear(4, 3).to(device)
+    x = torch.randn(8, 4, device=device, requires_grad=True)
+    t = normlab.time_forward_backward(module, x, repeats=3)
+    assert t.best > 0
+    assert x.grad is not None and module.weight.grad is not None
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: normlab.time_call(1), TypeError, "fn must be callable"),
+        (
+            lambda: normlab.time_call(lambda: None, repeats=0),
+            ValueError,
+            "repeats must be a positive",
+        ),
+        (lambda: normlab.time_call(lambda: None, warmup=-1), ValueError, "warmup must be >= 0"),
+        (lambda: normlab.time_forward_backward(lambda x: x, torch.ones(1)), TypeError, "nn.Module"),
+        (lambda: normlab.time_forward_backward(nn.Linear(1, 1)), ValueError, "at least one input"),
+    ],
+)
+def test_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
