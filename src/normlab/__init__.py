@@ -29,9 +29,11 @@ from normlab.data import Digits, Split, load_digits
 from normlab.device import available_devices, get_device, seed_everything
 from normlab.label_smoothing import (
     LabelSmoothingCrossEntropy,
+    cluster_tightness,
     label_smoothing_cross_entropy,
     one_sided_smooth_labels,
     smooth_labels,
+    template_plane_projection,
 )
 from normlab.linalg import (
     matrix_norm,
@@ -73,6 +75,8 @@ __all__ = [
     "smooth_labels",
     "label_smoothing_cross_entropy",
     "LabelSmoothingCrossEntropy",
+    "template_plane_projection",
+    "cluster_tightness",
     "one_sided_smooth_labels",
     # calibration
     "expected_calibration_error",

@@ -31,6 +31,8 @@ from normlab._validation import (
     check_floating,
     check_fraction,
     check_int,
+    check_ndim,
+    check_nonempty,
     check_real,
     check_tensor,
 )
@@ -40,6 +42,8 @@ __all__ = [
     "smooth_labels",
     "label_smoothing_cross_entropy",
     "LabelSmoothingCrossEntropy",
+    "template_plane_projection",
+    "cluster_tightness",
     "one_sided_smooth_labels",
 ]
 
@@ -75,6 +79,11 @@ def _check_class_indices(
             "target must hold integer class indices or floating-point class probabilities, "
             f"got dtype {target.dtype}"
         )
+    if target.numel() == 0:
+        return
+    lowest, highest = torch.aminmax(target)
+    if lowest >= 0 and highest < num_classes:  # the common case: two reductions, no masks
+        return
     valid = (target >= 0) & (target < num_classes)
     if ignore_index is not None:
         valid |= target == ignore_index
@@ -296,22 +305,28 @@ def label_smoothing_cross_entropy(
             f"{tuple(expected)}, got {tuple(target.shape)}"
         )
     _check_class_indices(target, num_classes, ignore_index)
-    target = target.to(device=logits.device)
+    target = target.to(device=logits.device).long()
     keep = target != ignore_index
-    safe = torch.where(keep, target, 0).long()  # ignored elements are zeroed below
+    masked = not bool(keep.all())  # without ignored elements, skip the masking below
+    safe = torch.where(keep, target, 0) if masked else target  # ignored ones are zeroed below
     nll = -log_p.gather(class_dim, safe.unsqueeze(class_dim)).squeeze(class_dim)
     if weight is None:
-        target_weight = keep.to(logits.dtype)
+        denominator = keep.sum()
     else:
-        target_weight = weight.reshape(-1)[safe] * keep
+        target_weight = weight.reshape(-1)[safe]
+        if masked:
+            target_weight = target_weight * keep
         nll = nll * target_weight
-    loss = (1.0 - eps) * nll
-    # skipped at ε = 0, where 0·log p would turn a -inf logit into NaN (PyTorch skips it too)
+        denominator = target_weight.sum()
+    # at ε = 0 the smoothing term is skipped, where 0·log p would turn a -inf logit into
+    # NaN (PyTorch skips it too)
+    loss = nll
     if eps > 0:
         smooth = -(log_p if weight is None else log_p * weight).sum(dim=class_dim)
-        loss = loss + (eps / num_classes) * smooth
-    loss = loss.masked_fill(~keep, 0.0)
-    return _reduce(loss, reduction, target_weight.sum())
+        loss = (1.0 - eps) * nll + (eps / num_classes) * smooth
+    if masked:
+        loss = loss.masked_fill(~keep, 0.0)
+    return _reduce(loss, reduction, denominator)
 
 
 class LabelSmoothingCrossEntropy(nn.Module):
@@ -377,6 +392,98 @@ class LabelSmoothingCrossEntropy(nn.Module):
             f"epsilon={self.epsilon}, convention={self.convention!r}, "
             f"ignore_index={self.ignore_index}, reduction={self.reduction!r}"
         )
+
+
+def template_plane_projection(features: torch.Tensor, templates: torch.Tensor) -> torch.Tensor:
+    """Coordinates of features in the plane through three class templates.
+
+    Müller, Kornblith and Hinton (2019, section 2) visualize what label smoothing does to the
+    penultimate layer: the logit of class ``k`` is ``w_k · x + b_k``, so the rows ``w_k`` of
+    the last linear layer are class *templates*; they take three classes, find an
+    orthonormal basis of the plane through their three templates, and project the
+    penultimate activations ``x`` onto it. Here ``e1 ∝ w1 - w0`` and ``e2 ∝`` the part of
+    ``w2 - w0`` orthogonal to ``e1``, and the coordinates are ``((x - w0)·e1, (x - w0)·e2)``:
+    template ``w0`` sits at the origin and ``w1`` on the positive first axis.
+
+    Args:
+        features: penultimate activations, shape ``(N, D)``.
+        templates: the three templates, shape ``(3, D)`` (e.g. ``last_linear.weight[[0, 1, 2]]``).
+
+    Returns:
+        Coordinates of shape ``(N, 2)``, in the dtype of ``features``. Distances between
+        points that lie in the plane are preserved.
+
+    Raises:
+        TypeError: an argument is not a floating tensor.
+        ValueError: wrong shapes, or templates on one line (they span no plane).
+    """
+    check_floating(features, "features")
+    check_floating(templates, "templates")
+    check_ndim(features, "features", 2, "of shape (N, D)")
+    if templates.ndim != 2 or templates.shape[0] != 3:
+        raise ValueError(
+            f"templates must have shape (3, D), one row per class, got {tuple(templates.shape)}"
+        )
+    if templates.shape[1] != features.shape[1]:
+        raise ValueError(
+            f"features have {features.shape[1]} dimensions but templates have {templates.shape[1]}"
+        )
+    w = templates.to(dtype=torch.float64, device=features.device)
+    first, second = w[1] - w[0], w[2] - w[0]
+    e1 = first / first.norm()
+    second = second - (second @ e1) * e1  # Gram-Schmidt
+    if not second.norm() > 1e-12 * max(first.norm().item(), 1.0):
+        raise ValueError("the three templates lie on one line, so they span no plane")
+    e2 = second / second.norm()
+    basis = torch.stack([e1, e2], dim=1)  # (D, 2), orthonormal columns
+    return ((features.double() - w[0]) @ basis).to(features.dtype)
+
+
+def cluster_tightness(points: torch.Tensor, labels: torch.Tensor) -> float:
+    """How tight the classes' clusters are relative to how far apart they are.
+
+    ``tightness = mean_c mean_{i ∈ c} ‖x_i - μ_c‖ / mean_{c < c'} ‖μ_c - μ_c'‖``, with class
+    centroids ``μ_c``: the mean distance of a point to its own class centroid (averaged over
+    classes, so each class counts equally) divided by the mean distance between centroids.
+    Smaller means tighter, better separated clusters; the value does not change when all
+    points are translated, rotated or scaled together. Used to put a number on the
+    penultimate-layer pictures of :func:`template_plane_projection`.
+
+    Args:
+        points: shape ``(N, D)``, e.g. the ``(N, 2)`` template-plane coordinates.
+        labels: class of each point, shape ``(N,)``; at least two classes must be present.
+
+    Returns:
+        The tightness as a Python float.
+
+    Raises:
+        TypeError: ``points`` is not a floating tensor or ``labels`` not an integer tensor.
+        ValueError: wrong shapes, fewer than two classes, or all centroids equal.
+    """
+    check_floating(points, "points")
+    check_ndim(points, "points", 2, "of shape (N, D)")
+    check_nonempty(points, "points")
+    check_tensor(labels, "labels")
+    if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
+        raise TypeError(f"labels must hold integer class indices, got dtype {labels.dtype}")
+    if labels.shape != points.shape[:1]:
+        raise ValueError(
+            f"labels must have shape ({points.shape[0]},), one per point, got {tuple(labels.shape)}"
+        )
+    x = points.double()
+    classes = labels.unique()
+    if len(classes) < 2:
+        raise ValueError(f"cluster_tightness needs at least 2 classes, got {len(classes)}")
+    centroids, spreads = [], []
+    for c in classes:
+        members = x[labels == c]
+        centroid = members.mean(dim=0)
+        centroids.append(centroid)
+        spreads.append((members - centroid).norm(dim=1).mean())
+    between = torch.pdist(torch.stack(centroids)).mean()
+    if not between > 0:
+        raise ValueError("all class centroids coincide, so their distance is 0")
+    return float(torch.stack(spreads).mean() / between)
 
 
 def one_sided_smooth_labels(target: torch.Tensor, epsilon: float) -> torch.Tensor:
