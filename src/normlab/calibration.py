@@ -92,18 +92,18 @@ class ReliabilityDiagram:
 
     @property
     def gap(self) -> torch.Tensor:
-        """``accuracy - confidence`` per bin: negative where the model is over-confident."""
+        """The difference ``accuracy - confidence`` per bin, negative where over-confident."""
         return self.accuracy - self.confidence
 
     @property
     def ece(self) -> float:
-        """Expected calibration error ``Σ_b (|B_b|/n)·|acc(B_b) - conf(B_b)|``."""
+        """The expected calibration error, ``Σ_b (|B_b|/n)·|acc(B_b) - conf(B_b)|``."""
         share = self.count.double() / self.count.sum()
         return float((share * self.gap.abs()).nan_to_num(0.0).sum())
 
     @property
     def mce(self) -> float:
-        """Maximum calibration error: the largest ``|acc - conf|`` over non-empty bins."""
+        """The maximum calibration error, the largest ``|acc - conf|`` of a non-empty bin."""
         return float(self.gap.abs()[self.count > 0].max())
 
 

@@ -47,8 +47,8 @@ __all__ = [
     "one_sided_smooth_labels",
 ]
 
-#: The two smoothing conventions: ``"uniform"`` (ε/C on every class, PyTorch's) and
-#: ``"others"`` (ε/(C - 1) on every class but the true one).
+#: Names of the two smoothing conventions, ``"uniform"`` (ε/C on every class, PyTorch's)
+#: and ``"others"`` (ε/(C - 1) on every class but the true one).
 CONVENTIONS = ("uniform", "others")
 _REDUCTIONS = ("none", "mean", "sum")
 
