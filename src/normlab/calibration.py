@@ -135,13 +135,15 @@ def reliability_diagram(
     confidence, prediction = probs.max(dim=1)
     confidence = confidence.double().cpu()
     correct = (prediction == labels.to(prediction.device)).double().cpu()
-    # edges b/M as exact float64 divisions, so that a confidence equal to an edge (0.2 with
-    # M = 10, say) lands in the bin that ends there: right=False gives edges[i-1] < c <= edges[i]
+    # edges b/M as exact float64 divisions, so that a confidence equal to an edge
+    # (0.2 with M = 10, say) lands in the bin that ends there:
+    # bucketize with right=False gives edges[i-1] < c <= edges[i]
     edges = torch.arange(n_bins + 1, dtype=torch.float64) / n_bins
     index = torch.bucketize(confidence, edges[1:-1], right=False)
     count = torch.bincount(index, minlength=n_bins)
-    sum_confidence = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, index, confidence)
-    sum_correct = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, index, correct)
+    zeros = torch.zeros(n_bins, dtype=torch.float64)
+    sum_confidence = zeros.index_add(0, index, confidence)
+    sum_correct = zeros.index_add(0, index, correct)
     return ReliabilityDiagram(
         bin_edges=edges,
         confidence=sum_confidence / count,
@@ -226,7 +228,7 @@ def fit_temperature(
         raise ValueError("logits must be finite")
     z = logits.detach().double()
     y = labels.to(z.device).long()
-    # bisect on log β = -log T; the slope in β is increasing because the NLL is convex in β
+    # bisect on log β = -log T: the NLL is convex in β, so its slope increases
     lo, hi = -math.log(t_max), -math.log(t_min)
     if _nll_slope(z, y, math.exp(lo)) >= 0:
         return t_max

@@ -290,13 +290,8 @@ def label_smoothing_cross_entropy(
                 "(leave it negative, e.g. the default -100)"
             )
         _check_probabilities(target, class_dim)
-        q = target.to(dtype=logits.dtype, device=logits.device)
-        if eps > 0:
-            q = q * (1.0 - eps) + eps / num_classes
-        terms = -q * log_p if weight is None else -q * log_p * weight
-        loss = terms.sum(dim=class_dim)
-        # PyTorch divides by the number of elements here, not by the summed weights
-        return _reduce(loss, reduction, logits.numel() / num_classes)
+        target = target.to(dtype=logits.dtype, device=logits.device)
+        return _probability_target_loss(log_p, target, eps, weight, reduction)
 
     expected = logits.shape[:1] + logits.shape[2:] if logits.ndim > 1 else torch.Size([])
     if target.shape != expected:
@@ -306,9 +301,28 @@ def label_smoothing_cross_entropy(
         )
     _check_class_indices(target, num_classes, ignore_index)
     target = target.to(device=logits.device).long()
+    return _class_index_loss(log_p, target, eps, weight, ignore_index, reduction)
+
+
+def _class_index_loss(
+    log_p: torch.Tensor,
+    target: torch.Tensor,
+    eps: float,
+    weight: torch.Tensor | None,
+    ignore_index: int,
+    reduction: str,
+) -> torch.Tensor:
+    """``(1 - ε)·w_y·(-log p_y) + (ε/C)·Σ_c w_c·(-log p_c)``; the mean divides by ``Σ w_y``.
+
+    ``log_p`` is log-softmax with the classes in dimension 1 (0 if unbatched), ``weight``
+    ``None`` or already broadcastable along it, ``eps`` in the uniform convention.
+    """
+    class_dim = 0 if log_p.ndim == 1 else 1
+    num_classes = log_p.shape[class_dim]
     keep = target != ignore_index
-    masked = not bool(keep.all())  # without ignored elements, skip the masking below
-    safe = torch.where(keep, target, 0) if masked else target  # ignored ones are zeroed below
+    masked = not bool(keep.all())  # nothing ignored: skip the masking
+    # any valid class for the ignored elements; their loss is zeroed below
+    safe = torch.where(keep, target, 0) if masked else target
     nll = -log_p.gather(class_dim, safe.unsqueeze(class_dim)).squeeze(class_dim)
     if weight is None:
         denominator = keep.sum()
@@ -317,16 +331,36 @@ def label_smoothing_cross_entropy(
         if masked:
             target_weight = target_weight * keep
         nll = nll * target_weight
-        denominator = target_weight.sum()
-    # at ε = 0 the smoothing term is skipped, where 0·log p would turn a -inf logit into
-    # NaN (PyTorch skips it too)
+        denominator = target_weight.sum()  # as nll_loss: target classes' weights
     loss = nll
+    # skipped at ε = 0, where 0·log p would turn a -inf logit into NaN (as PyTorch)
     if eps > 0:
-        smooth = -(log_p if weight is None else log_p * weight).sum(dim=class_dim)
+        weighted = log_p if weight is None else log_p * weight
+        smooth = -weighted.sum(dim=class_dim)
         loss = (1.0 - eps) * nll + (eps / num_classes) * smooth
     if masked:
         loss = loss.masked_fill(~keep, 0.0)
     return _reduce(loss, reduction, denominator)
+
+
+def _probability_target_loss(
+    log_p: torch.Tensor,
+    target: torch.Tensor,
+    eps: float,
+    weight: torch.Tensor | None,
+    reduction: str,
+) -> torch.Tensor:
+    """``-Σ_c w_c q_c log p_c`` with ``q = (1 - ε)·target + ε/C``; the mean divides by N.
+
+    Arguments as for :func:`_class_index_loss`; ``target`` has the shape of ``log_p``.
+    """
+    class_dim = 0 if log_p.ndim == 1 else 1
+    num_classes = log_p.shape[class_dim]
+    q = target * (1.0 - eps) + eps / num_classes if eps > 0 else target
+    terms = -q * log_p if weight is None else -q * log_p * weight
+    loss = terms.sum(dim=class_dim)
+    # PyTorch divides by the number of elements here, not by the summed weights
+    return _reduce(loss, reduction, log_p.numel() / num_classes)
 
 
 class LabelSmoothingCrossEntropy(nn.Module):
