@@ -162,3 +162,20 @@ def test_predict_logits_uses_eval_mode_and_batches():
 def test_fit_classifier_bad_input(train, kwargs, error, message):
     with pytest.raises(error, match=message):
         normlab.fit_classifier(nn.Linear(2, 2), train, **kwargs)
+
+
+def test_fit_classifier_trains_on_soft_targets():
+    # soft targets (e.g. a teacher's probabilities) reach loss_fn unchanged and the training
+    # accuracy is counted against their argmax: one-hot soft targets reproduce hard labels
+    data = normlab.load_digits(flatten=True)
+    onehot = torch.nn.functional.one_hot(data.train.y, 10).float()
+    histories = []
+    for y in (data.train.y, onehot):
+        normlab.seed_everything(0)
+        model = normlab.MLP(64, (32,), 10)
+        histories.append(normlab.fit_classifier(model, (data.train.x, y), epochs=3, device="cpu"))
+    hard, soft = histories
+    assert soft.train_accuracy == hard.train_accuracy
+    assert soft.step_loss == pytest.approx(hard.step_loss, rel=1e-5)
+    with pytest.raises(TypeError, match=r"int64 class indices or floating \(N, C\)"):
+        normlab.fit_classifier(model, (data.train.x, onehot[:, 0]), epochs=1, device="cpu")

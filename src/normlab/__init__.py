@@ -6,7 +6,10 @@ The library behind the *normlab* book. Each module mirrors a part of the book:
 - :mod:`normlab.linalg`: vector and matrix norms, singular values, power iteration.
 - :mod:`normlab.models`, :mod:`normlab.training`, :mod:`normlab.data`: the small models,
   the training loop and the digits data used by the experiments.
-- :mod:`normlab.label_smoothing`: soft targets (one-sided smoothing for GAN discriminators).
+- :mod:`normlab.label_smoothing`: label-smoothed targets and the cross-entropy against them
+  (both conventions, PyTorch's included), and one-sided smoothing for GAN discriminators.
+- :mod:`normlab.calibration`: reliability diagrams, expected calibration error and
+  temperature scaling.
 - :mod:`normlab.device`, :mod:`normlab.progress`, :mod:`normlab.book`,
   :mod:`normlab.benchmark`: choosing CPU or GPU, seeding, quiet progress bars, showing source
   code in the chapters, and timing.
@@ -16,9 +19,22 @@ Importing ``normlab`` imports only PyTorch and NumPy.
 
 from normlab.benchmark import Timing, time_call, time_forward_backward
 from normlab.book import show_source
+from normlab.calibration import (
+    ReliabilityDiagram,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_diagram,
+)
 from normlab.data import Digits, Split, load_digits
 from normlab.device import available_devices, get_device, seed_everything
-from normlab.label_smoothing import one_sided_smooth_labels
+from normlab.label_smoothing import (
+    LabelSmoothingCrossEntropy,
+    cluster_tightness,
+    label_smoothing_cross_entropy,
+    one_sided_smooth_labels,
+    smooth_labels,
+    template_plane_projection,
+)
 from normlab.linalg import (
     matrix_norm,
     power_iteration,
@@ -56,7 +72,17 @@ __all__ = [
     "predict_logits",
     "History",
     # label smoothing
+    "smooth_labels",
+    "label_smoothing_cross_entropy",
+    "LabelSmoothingCrossEntropy",
+    "template_plane_projection",
+    "cluster_tightness",
     "one_sided_smooth_labels",
+    # calibration
+    "expected_calibration_error",
+    "reliability_diagram",
+    "ReliabilityDiagram",
+    "fit_temperature",
     # notebooks and benchmarks
     "progress_bar",
     "show_source",

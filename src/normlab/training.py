@@ -53,7 +53,9 @@ class History:
         return len(self.train_loss)
 
 
-def _as_pair(data: object, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _as_pair(
+    data: object, name: str, *, soft_targets: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     try:
         x, y = data  # a Split, or any (inputs, labels) pair
     except (TypeError, ValueError) as err:
@@ -64,8 +66,11 @@ def _as_pair(data: object, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         )
     if len(x) != len(y):
         raise ValueError(f"{name}: x and y must have the same length, got {len(x)} and {len(y)}")
+    if soft_targets and y.is_floating_point() and y.ndim == 2:
+        return x, y
     if y.dtype != torch.int64:
-        raise TypeError(f"{name}: labels y must be int64 class indices, got {y.dtype}")
+        allowed = " or floating (N, C) class probabilities" if soft_targets else ""
+        raise TypeError(f"{name}: labels y must be int64 class indices{allowed}, got {y.dtype}")
     return x, y
 
 
@@ -141,7 +146,10 @@ def fit_classifier(
 
     Args:
         model: maps inputs ``x[i:j]`` to logits ``(batch, C)``; moved to ``device``.
-        train: ``(x, y)`` training pair (e.g. ``load_digits().train``); ``y`` int64 labels.
+        train: ``(x, y)`` training pair (e.g. ``load_digits().train``); ``y`` int64 labels,
+            or floating class probabilities of shape ``(N, C)`` (soft targets, such as a
+            teacher's for distillation), which ``loss_fn`` receives as they are and against
+            whose argmax the training accuracy is counted.
         val: optional ``(x, y)`` pair evaluated after every epoch, in eval mode.
         epochs: number of passes over the training data.
         batch_size: mini-batch size.
@@ -166,7 +174,7 @@ def fit_classifier(
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     seed = check_int(seed, "seed")
-    x, y = _as_pair(train, "train")
+    x, y = _as_pair(train, "train", soft_targets=True)
     if len(x) == 0:
         raise ValueError("train must contain at least one sample")
     if drop_last and len(x) < batch_size:
@@ -204,7 +212,8 @@ def fit_classifier(
                 history.diverged = True
                 break
             total_loss += value * len(yb)
-            correct += (logits.argmax(dim=1) == yb).sum().item()
+            labels = yb if yb.ndim == 1 else yb.argmax(dim=1)
+            correct += (logits.argmax(dim=1) == labels).sum().item()
             seen += len(yb)
         if history.diverged:
             history.train_loss.append(math.nan)
