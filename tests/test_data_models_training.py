@@ -76,6 +76,15 @@ def test_mlp_structure_and_norm_placement():
         normlab.MLP(64, (0,), 10)
 
 
+def test_mlp_slices_share_layers_and_give_the_penultimate_features():
+    model = normlab.MLP(64, (32, 16), 10)
+    body = model[:-1]
+    assert type(body) is nn.Sequential and len(body) == len(model) - 1
+    assert body[1] is model[1]
+    x = torch.randn(4, 64)
+    torch.testing.assert_close(model[-1](body(x)), model(x))
+
+
 def test_fit_classifier_learns_digits_and_is_deterministic():
     data = normlab.load_digits(flatten=True)
 

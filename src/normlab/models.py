@@ -7,6 +7,7 @@ library's own, which is how the chapters compare them.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from torch import nn
@@ -56,3 +57,11 @@ class MLP(nn.Sequential):
             previous = width
         layers.append(nn.Linear(previous, out_features))
         super().__init__(*layers)
+
+    def __getitem__(self, idx: int | slice) -> nn.Module:
+        # nn.Sequential slices by calling type(self)(...), which MLP's constructor cannot
+        # take; a slice (e.g. model[:-1], the network up to its penultimate layer) is a
+        # plain nn.Sequential sharing the same layers.
+        if isinstance(idx, slice):
+            return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))
+        return super().__getitem__(idx)
