@@ -342,8 +342,9 @@ def update_running_stats(
     """
     with torch.no_grad():
         unbiased = var * (count / (count - 1))
-        running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype), alpha=momentum)
-        running_var.mul_(1 - momentum).add_(unbiased.to(running_var.dtype), alpha=momentum)
+        # lerp_(new, m) is old + m·(new − old) = (1 − m)·old + m·new, in one operation
+        running_mean.lerp_(mean.to(running_mean.dtype), momentum)
+        running_var.lerp_(unbiased.to(running_var.dtype), momentum)
 
 
 class BatchNormFunction(torch.autograd.Function):
