@@ -369,6 +369,7 @@ class BatchNormFunction(torch.autograd.Function):
     def forward(
         ctx: FunctionCtx, input: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float
     ) -> tuple[Tensor, Tensor, Tensor]:
+        """Normalize with the batch's per-channel statistics; return them too."""
         x = _as_compute(input)
         mean, var, output = _centered_moments(x)
         invstd = torch.rsqrt(var + eps)
@@ -387,6 +388,7 @@ class BatchNormFunction(torch.autograd.Function):
     def backward(
         ctx: Any, grad_output: Tensor | None, _grad_mean: Any, _grad_var: Any
     ) -> tuple[Tensor | None, ...]:
+        """Gradients of the input, weight and bias from the two per-channel sums."""
         if grad_output is None:
             return None, None, None, None
         input, weight, mean, invstd = ctx.saved_tensors
@@ -460,6 +462,7 @@ class GroupNormFunction(torch.autograd.Function):
         bias: Tensor | None,
         eps: float,
     ) -> tuple[Tensor, Tensor, Tensor]:
+        """Normalize each (sample, group) and apply the per-channel affine map."""
         x = _as_compute(input)
         n, c = x.shape[:2]
         mean, var, output = _group_moments(x, num_groups)  # output: (N, G, C/G, L)
@@ -481,6 +484,7 @@ class GroupNormFunction(torch.autograd.Function):
     def backward(
         ctx: Any, grad_output: Tensor | None, _grad_mean: Any, _grad_var: Any
     ) -> tuple[Tensor | None, ...]:
+        """Gradients of the input, weight and bias from per-(sample, channel) sums."""
         if grad_output is None:
             return None, None, None, None, None
         input, weight, mean, invstd = ctx.saved_tensors  # statistics: (N, G, 1, 1)
@@ -971,6 +975,7 @@ class _BatchNorm(_NormBase):
             )
 
     def forward(self, input: Tensor) -> Tensor:
+        """Normalize ``input`` with batch statistics (training) or running ones (eval)."""
         check_floating(input, "input")
         self._check_input_dim(input)
         if input.shape[1] != self.num_features:
@@ -1123,6 +1128,7 @@ class _InstanceNorm(_NormBase):
         )
 
     def forward(self, input: Tensor) -> Tensor:
+        """Normalize each channel of each sample (batched or unbatched ``input``)."""
         check_floating(input, "input")
         self._check_input_dim(input)
         channel_axis = input.ndim - (self._batched_rank - 1)
@@ -1256,6 +1262,7 @@ class LayerNorm(nn.Module):
                 nn.init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
+        """Normalize ``input`` over its trailing ``normalized_shape`` dimensions."""
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -1333,6 +1340,7 @@ class GroupNorm(nn.Module):
                 nn.init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
+        """Normalize each group of channels of each sample of ``input`` ``(N, C, *)``."""
         check_floating(input, "input")
         if input.ndim >= 2 and input.shape[1] != self.num_channels:
             raise RuntimeError(
