@@ -38,3 +38,62 @@ def test_time_forward_backward_fills_gradients(device):
 def test_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_compare_forward_backward_times_every_module(device):
+    a, b = nn.Linear(4, 3).to(device), nn.Linear(4, 3).to(device)
+    x = torch.randn(8, 4, device=device)
+    times = normlab.benchmark.compare_forward_backward({"a": a, "b": b}, x, repeats=3)
+    assert set(times) == {"a", "b"} and all(t.repeats == 3 and t.best > 0 for t in times.values())
+    assert a.weight.grad is not None and b.weight.grad is not None
+
+
+def test_benchmark_normalization_rows_and_table():
+    rows = normlab.benchmark.benchmark_normalization("cpu", repeats=1, layers=["GroupNorm"])
+    assert [r.layer for r in rows] == ["GroupNorm", "GroupNorm"]
+    assert all(r.ratio > 0 and r.device == "cpu" for r in rows)
+    table = normlab.benchmark.format_comparisons(rows)
+    assert table.splitlines()[0].split() == [
+        "layer",
+        "input",
+        "shape",
+        "device",
+        "normlab",
+        "torch",
+        "ratio",
+    ]
+    assert len(table.splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: normlab.benchmark.compare_forward_backward({}, torch.ones(2, 2)),
+            ValueError,
+            "at least one",
+        ),
+        (
+            lambda: normlab.benchmark.compare_forward_backward({"f": abs}, torch.ones(2)),
+            TypeError,
+            r"modules\['f'\] must be a torch.nn.Module",
+        ),
+        (
+            lambda: normlab.benchmark.compare_forward_backward(
+                {"f": nn.Identity()}, torch.ones(2, dtype=torch.long)
+            ),
+            TypeError,
+            "floating-point",
+        ),
+        (
+            lambda: normlab.benchmark.compare_forward_backward(
+                {"f": nn.Identity()}, torch.ones(2), repeats=0
+            ),
+            ValueError,
+            "repeats must be a positive",
+        ),
+    ],
+)
+def test_compare_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -188,3 +188,74 @@ def test_fit_classifier_trains_on_soft_targets():
     assert soft.step_loss == pytest.approx(hard.step_loss, rel=1e-5)
     with pytest.raises(TypeError, match=r"int64 class indices or floating \(N, C\)"):
         normlab.fit_classifier(model, (data.train.x, onehot[:, 0]), epochs=1, device="cpu")
+
+
+def test_fit_classifier_calls_on_step_after_every_step_with_gradients():
+    data = normlab.load_digits(flatten=True)
+    model = normlab.MLP(64, (16,), 10)
+    seen = []
+
+    def record(step, net):
+        assert net is model
+        seen.append((step, net[1].weight.grad.norm().item()))
+
+    history = normlab.fit_classifier(
+        model, data.train, epochs=2, batch_size=256, device="cpu", on_step=record
+    )
+    assert [s for s, _ in seen] == list(range(len(history.step_loss)))
+    assert all(norm > 0 for _, norm in seen)
+
+
+def test_lenet_shapes_and_norm_placement():
+    model = normlab.LeNet(norm_layer=normlab.BatchNorm2d, fc_norm_layer=normlab.BatchNorm1d)
+    assert model(torch.randn(5, 1, 8, 8)).shape == (5, 10)
+    kinds = [type(m).__name__ for m in model.features]
+    assert kinds == ["Conv2d", "BatchNorm2d", "ReLU", "AvgPool2d"] * 2
+    assert model.features[0].bias is None  # the normalization's shift replaces it
+    plain = normlab.LeNet(activation=nn.Sigmoid)
+    assert plain.features[0].bias is not None
+    assert not any(isinstance(m, nn.BatchNorm2d | normlab.BatchNorm2d) for m in plain.modules())
+    assert isinstance(plain.features[1], nn.Sigmoid)
+    with pytest.raises(ValueError, match="channels"):
+        normlab.LeNet(channels=())
+
+
+def test_convnet_strides_and_norms():
+    model = normlab.ConvNet(
+        channels=(8, 8, 16), strides=(1, 2, 2), norm_layer=lambda c: normlab.GroupNorm(4, c)
+    )
+    assert model(torch.randn(3, 1, 8, 8)).shape == (3, 10)
+    assert sum(isinstance(m, normlab.GroupNorm) for m in model) == 3
+    with pytest.raises(ValueError, match="strides must have one entry per convolution"):
+        normlab.ConvNet(channels=(8, 8), strides=(1,))
+
+
+def test_residual_block_shortcuts():
+    same = normlab.ResidualBlock(8, 8)
+    assert isinstance(same.shortcut, nn.Identity)
+    down = normlab.ResidualBlock(8, 16, stride=2)
+    assert isinstance(down.shortcut[0], nn.Conv2d) and down.shortcut[0].kernel_size == (1, 1)
+    assert isinstance(down.norm1, normlab.BatchNorm2d)
+    x = torch.randn(2, 8, 8, 8)
+    assert down(x).shape == (2, 16, 4, 4)
+    # the block adds its input: with the residual branch zeroed, it is ReLU(x)
+    with torch.no_grad():
+        same.norm2.weight.zero_()
+    same.eval()
+    torch.testing.assert_close(same(x), torch.relu(x))
+    plain = normlab.ResidualBlock(8, 8, residual=False)
+    assert plain.shortcut is None
+    with torch.no_grad():
+        plain.norm2.weight.zero_()
+    assert torch.equal(plain.eval()(x), torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("blocks, depth", [(1, 8), (3, 20)])
+def test_resnet_depth_and_shapes(blocks, depth):
+    net = normlab.ResNet(widths=(4, 8, 16), blocks=blocks)
+    plain = normlab.ResNet(widths=(4, 8, 16), blocks=blocks, residual=False)
+    assert net.depth == plain.depth == depth
+    convs = [m for m in plain.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == depth - 1  # every weighted layer but the linear classifier
+    assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+    assert sum(p.numel() for p in net.parameters()) > sum(p.numel() for p in plain.parameters())

@@ -6,6 +6,8 @@ The library behind the *normlab* book. Each module mirrors a part of the book:
 - :mod:`normlab.linalg`: vector and matrix norms, singular values, power iteration.
 - :mod:`normlab.models`, :mod:`normlab.training`, :mod:`normlab.data`: the small models,
   the training loop and the digits data used by the experiments.
+- :mod:`normlab.normalization`: batch, layer, instance and group normalization from their
+  formula, with hand-derived backward passes, mirroring ``torch.nn``.
 - :mod:`normlab.label_smoothing`: label-smoothed targets and the cross-entropy against them
   (both conventions, PyTorch's included), and one-sided smoothing for GAN discriminators.
 - :mod:`normlab.calibration`: reliability diagrams, expected calibration error and
@@ -43,7 +45,29 @@ from normlab.linalg import (
     spectral_radius,
     vector_norm,
 )
-from normlab.models import MLP
+from normlab.models import MLP, ConvNet, LeNet, ResidualBlock, ResNet
+from normlab.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    BatchNormFunction,
+    GroupNorm,
+    GroupNormFunction,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+    batch_norm,
+    batch_norm_backward_elemt,
+    batch_norm_backward_reduce,
+    batch_norm_elemt,
+    batch_norm_stats,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    normalize,
+    update_running_stats,
+)
 from normlab.progress import progress_bar
 from normlab.training import History, evaluate_classifier, fit_classifier, predict_logits
 
@@ -67,10 +91,35 @@ __all__ = [
     "Digits",
     "Split",
     "MLP",
+    "LeNet",
+    "ConvNet",
+    "ResidualBlock",
+    "ResNet",
     "fit_classifier",
     "evaluate_classifier",
     "predict_logits",
     "History",
+    # normalization layers
+    "normalize",
+    "batch_norm",
+    "layer_norm",
+    "instance_norm",
+    "group_norm",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "LayerNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "GroupNorm",
+    "BatchNormFunction",
+    "GroupNormFunction",
+    "batch_norm_stats",
+    "batch_norm_elemt",
+    "batch_norm_backward_reduce",
+    "batch_norm_backward_elemt",
+    "update_running_stats",
     # label smoothing
     "smooth_labels",
     "label_smoothing_cross_entropy",

@@ -23,6 +23,7 @@ __all__ = ["History", "fit_classifier", "evaluate_classifier", "predict_logits"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+StepFn = Callable[[int, nn.Module], object]
 
 
 @dataclass
@@ -141,6 +142,7 @@ def fit_classifier(
     stop_on_divergence: bool = True,
     progress: bool | None = None,
     desc: str | None = None,
+    on_step: StepFn | None = None,
 ) -> History:
     """Train a classifier with mini-batches and record its history.
 
@@ -167,6 +169,9 @@ def fit_classifier(
             ``History.diverged``.
         progress: show a progress bar; default: unless ``NORMLAB_QUIET`` is set.
         desc: label of the progress bar.
+        on_step: called as ``on_step(step, model)`` after every optimizer step, with the
+            step's index (counting from 0 over the whole run); the step's gradients are
+            still in each parameter's ``.grad``, e.g. to record gradient norms per layer.
 
     Returns:
         The :class:`History` of the run.
@@ -206,6 +211,8 @@ def fit_classifier(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if on_step is not None:
+                on_step(len(history.step_loss), model)
             value = loss.item()
             history.step_loss.append(value)
             if not math.isfinite(value) and stop_on_divergence:

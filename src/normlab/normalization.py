@@ -1,0 +1,1356 @@
+r"""Normalization layers built from their formula: batch, layer, instance and group norm.
+
+Every layer of the family computes the same thing,
+
+.. math::
+
+    y = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}}\,\gamma + \beta ,
+
+with the *biased* variance, and the members differ only in **the axes over which**
+:math:`\mathrm{E}` and :math:`\mathrm{Var}` are taken, for an input of shape
+``(N, C, *spatial)``:
+
+====================  ==========================================  ======================
+layer                 statistics shared by                        affine :math:`\gamma, \beta`
+====================  ==========================================  ======================
+batch norm            one channel, over the batch and space       per channel
+layer norm            one sample, over its trailing dimensions    per element
+instance norm         one channel of one sample, over space       per channel
+group norm            one group of channels of one sample         per channel
+====================  ==========================================  ======================
+
+:func:`normalize` states that idea in three lines and is the reference the tests compare
+against. The layers run on two kernels whose backward passes are derived by hand
+(Ioffe & Szegedy 2015, section 3) instead of being left to autograd:
+:class:`BatchNormFunction` for statistics that mix the samples of a batch, and
+:class:`GroupNormFunction` for statistics inside one sample, which serves group norm,
+instance norm (one channel per group) and layer norm (the whole sample as one group).
+The gradient is the same projection in both; only the sets of elements it averages over
+differ.
+
+The modules mirror ``torch.nn`` exactly: constructor arguments and defaults, parameter and
+buffer names, dtypes and ``state_dict`` keys, train/eval behaviour, the momentum convention
+and the running statistics, so a state dict loads across in both directions.
+
+References: Ioffe & Szegedy 2015 (batch norm), Ba, Kiros & Hinton 2016 (layer norm),
+Ulyanov, Vedaldi & Lempitsky 2016 (instance norm), Wu & He 2018 (group norm).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.autograd.function import FunctionCtx
+
+from normlab._validation import (
+    check_floating,
+    check_fraction,
+    check_int,
+    check_positive_float,
+    check_positive_int,
+    check_tensor,
+)
+
+__all__ = [
+    # the one idea
+    "normalize",
+    # batch normalization's hand-derived forward and backward, in reusable pieces
+    "batch_norm_stats",
+    "batch_norm_elemt",
+    "batch_norm_backward_reduce",
+    "batch_norm_backward_elemt",
+    "update_running_stats",
+    "BatchNormFunction",
+    "GroupNormFunction",
+    # functional forms, with torch.nn.functional's signatures
+    "batch_norm",
+    "instance_norm",
+    "layer_norm",
+    "group_norm",
+    # modules, with torch.nn's signatures
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "LayerNorm",
+    "GroupNorm",
+]
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+# --------------------------------------------------------------------------- the one idea
+
+
+def normalize(input: Tensor, dims: int | Sequence[int], eps: float = 1e-5) -> Tensor:
+    r"""Standardize ``input`` over the axes ``dims``: subtract the mean, divide by the std.
+
+    .. math:: \hat x = \frac{x - \mathrm{E}_{dims}[x]}{\sqrt{\mathrm{Var}_{dims}[x] + \epsilon}}
+
+    with the biased variance (divide by the number of elements, not by one less). Every
+    normalization layer is this function followed by an affine map
+    :math:`\gamma \hat x + \beta`; only ``dims`` changes: batch norm uses ``(0, 2, 3)`` for an
+    image batch ``(N, C, H, W)``, layer norm ``(1, 2, 3)``, instance norm ``(2, 3)``, and group
+    norm ``(2,)`` of the view ``(N, G, C/G·H·W)``. Differentiated by autograd; the layers use
+    a faster kernel with a hand-derived backward and are tested against this function.
+
+    Args:
+        input: a floating-point tensor of any shape.
+        dims: the axis or axes whose elements share one mean and one variance.
+        eps: added to the variance, > 0.
+
+    Returns:
+        A tensor of ``input``'s shape whose slices over ``dims`` have mean 0 and biased
+        variance ``var / (var + eps)`` (about 1).
+
+    Raises:
+        TypeError: ``input`` is not a floating-point tensor.
+        ValueError: ``dims`` is empty, repeats an axis or is out of range; ``eps <= 0``.
+    """
+    check_floating(input, "input")
+    axes = _check_dims(dims, input.ndim)
+    eps = check_positive_float(eps, "eps")
+    var, mean = torch.var_mean(input, axes, correction=0, keepdim=True)
+    return (input - mean) * torch.rsqrt(var + eps)
+
+
+def _check_dims(dims: object, ndim: int) -> tuple[int, ...]:
+    if isinstance(dims, numbers.Integral) and not isinstance(dims, bool):
+        dims = (dims,)
+    if not isinstance(dims, Sequence) or len(dims) == 0:
+        raise ValueError(f"dims must be an int or a non-empty sequence of ints, got {dims!r}")
+    axes = []
+    for d in dims:
+        d = check_int(d, "dims[i]")
+        if not -ndim <= d < ndim:
+            raise ValueError(f"dims contains {d}, out of range for a {ndim}-D input")
+        axes.append(d % ndim)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"dims must not repeat an axis, got {tuple(dims)}")
+    return tuple(axes)
+
+
+# ------------------------------------------------- batch normalization, piece by piece
+#
+# The pieces below take an input of shape (N, C, *) and work per channel C, over the batch
+# and every spatial position. They are the four steps of batch normalization's forward and
+# backward passes, kept separate so that a synchronized variant can exchange the
+# per-channel statistics and sums between processes between the steps.
+
+
+def _reduce_dims(x: Tensor) -> list[int]:
+    """Every axis but the channel axis 1."""
+    return [0, *range(2, x.ndim)]
+
+
+def _per_channel(t: Tensor, x: Tensor) -> Tensor:
+    """View a (C,) tensor so that it broadcasts along axis 1 of ``x``."""
+    return t.view(1, -1, *([1] * (x.ndim - 2)))
+
+
+def _as_compute(t: Tensor) -> Tensor:
+    """Half-precision tensors are computed in float32 (as PyTorch's CPU kernels do)."""
+    return t.float() if t.dtype in _LOW_PRECISION else t
+
+
+def _centered_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-channel mean, biased variance, and the centered input ``x - mean`` (a new tensor).
+
+    Two passes (the mean, then the mean square of the centered values) are as accurate as
+    Welford's update and, in PyTorch, several times faster than ``torch.var_mean``.
+    """
+    dims = _reduce_dims(x)
+    mean = x.mean(dims)
+    centered = x - _per_channel(mean, x)
+    var = (centered * centered).mean(dims)
+    return mean, var, centered
+
+
+def batch_norm_stats(input: Tensor) -> tuple[Tensor, Tensor]:
+    r"""Per-channel mean and **biased** variance of a batch, over every axis but axis 1.
+
+    .. math:: \mu_c = \tfrac1m \sum_{i} x_{ic}, \qquad
+              \sigma_c^2 = \tfrac1m \sum_i (x_{ic} - \mu_c)^2
+
+    where :math:`i` runs over the :math:`m = N \cdot \prod \text{spatial}` positions of channel
+    :math:`c` (Ioffe & Szegedy 2015, Algorithm 1; section 3.2 for convolutions).
+
+    Args:
+        input: ``(N, C, *)`` floating-point tensor.
+
+    Returns:
+        ``(mean, var)``, each of shape ``(C,)``; float32 for half-precision input.
+    """
+    mean, var, _ = _centered_moments(_as_compute(input))
+    return mean, var
+
+
+def batch_norm_elemt(
+    input: Tensor,
+    mean: Tensor,
+    invstd: Tensor,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+) -> Tensor:
+    r"""Apply per-channel statistics: :math:`y = (x - \mu)\,\mathrm{invstd}\,\gamma + \beta`.
+
+    The whole map is one multiply-add per element, :math:`y = s\,x + t` with per-channel
+    :math:`s = \gamma\,\mathrm{invstd}` and :math:`t = \beta - \mu s`, so the large tensor is
+    read and written once. Differentiable by autograd in every argument (eval-mode batch
+    norm uses it that way, with the running statistics).
+
+    Args:
+        input: ``(N, C, *)``.
+        mean, invstd: ``(C,)``; ``invstd`` is :math:`1/\sqrt{\sigma^2 + \epsilon}`.
+        weight, bias: ``(C,)`` or ``None`` (:math:`\gamma = 1`, :math:`\beta = 0`).
+
+    Returns:
+        Tensor of ``input``'s shape and dtype.
+    """
+    scale = invstd if weight is None else weight * invstd
+    shift = -mean * scale if bias is None else bias - mean * scale
+    # in place on the product: autograd needs the factors of a product, not the product
+    out = (input * _per_channel(scale, input)).add_(_per_channel(shift, input))
+    return out.to(input.dtype)
+
+
+def batch_norm_backward_reduce(
+    grad_output: Tensor, input: Tensor, mean: Tensor
+) -> tuple[Tensor, Tensor]:
+    r"""The two per-channel sums that batch norm's backward pass needs.
+
+    .. math:: \Sigma_{dy} = \sum_i \frac{\partial L}{\partial y_i}, \qquad
+              \Sigma_{dy\,(x-\mu)} = \sum_i \frac{\partial L}{\partial y_i}\,(x_i - \mu)
+
+    They give the parameter gradients directly, :math:`\partial L/\partial\beta =
+    \Sigma_{dy}` and :math:`\partial L/\partial\gamma = \Sigma_{dy(x-\mu)} \cdot
+    \mathrm{invstd}`, and, with :func:`batch_norm_backward_elemt`, the input gradient.
+    :math:`x - \mu` is formed explicitly rather than as :math:`\sum dy\,x - \mu \sum dy`,
+    which cancels catastrophically when :math:`|\mu| \gg \sigma`.
+
+    Args:
+        grad_output: ``(N, C, *)``, the gradient of the loss with respect to the output.
+        input: ``(N, C, *)``, the input of the forward pass.
+        mean: ``(C,)``, the batch mean used in the forward pass.
+
+    Returns:
+        ``(sum_dy, sum_dy_xmu)``, each of shape ``(C,)``.
+    """
+    return _backward_reduce(grad_output, input - _per_channel(mean, input))
+
+
+def _backward_reduce(dy: Tensor, centered: Tensor) -> tuple[Tensor, Tensor]:
+    dims = _reduce_dims(dy)
+    return dy.sum(dims), (dy * centered).sum(dims)
+
+
+def batch_norm_backward_elemt(
+    grad_output: Tensor,
+    input: Tensor,
+    mean: Tensor,
+    invstd: Tensor,
+    weight: Tensor | None,
+    sum_dy: Tensor,
+    sum_dy_xmu: Tensor,
+    count: int | Tensor,
+) -> Tensor:
+    r"""The input gradient of training-mode batch norm, from the per-channel sums.
+
+    With :math:`\hat x = (x - \mu)\,\mathrm{invstd}` and :math:`m` values per channel, the
+    chain rule through :math:`\mu` and :math:`\sigma^2` (both functions of every
+    :math:`x_i` of the channel) gives
+
+    .. math:: \frac{\partial L}{\partial x_i} = \gamma\,\mathrm{invstd}\Big(
+              \frac{\partial L}{\partial y_i} - \frac{\Sigma_{dy}}{m}
+              - \hat x_i\, \frac{\Sigma_{dy\,(x-\mu)}\,\mathrm{invstd}}{m}\Big):
+
+    the output gradient with its channel mean removed and its component along
+    :math:`\hat x` projected out. (The comment above PyTorch's ATen kernel in
+    ``Normalization.cpp`` states the same formula.)
+
+    Args:
+        grad_output, input: ``(N, C, *)``.
+        mean, invstd: ``(C,)`` from the forward pass.
+        weight: ``(C,)`` or ``None`` for :math:`\gamma = 1`.
+        sum_dy, sum_dy_xmu: ``(C,)`` from :func:`batch_norm_backward_reduce` (summed over
+            every process when the statistics were).
+        count: :math:`m`, the number of values per channel behind the statistics.
+
+    Returns:
+        :math:`\partial L / \partial x`, of ``input``'s shape.
+    """
+    centered = input - _per_channel(mean, input)
+    return _backward_elemt(grad_output, centered, invstd, weight, sum_dy, sum_dy_xmu, count)
+
+
+def _backward_elemt(
+    dy: Tensor,
+    centered: Tensor,
+    invstd: Tensor,
+    weight: Tensor | None,
+    sum_dy: Tensor,
+    sum_dy_xmu: Tensor,
+    count: int | Tensor,
+) -> Tensor:
+    """``gain·(dy − Σdy/m) − centered·gain·invstd²·Σdy(x−μ)/m``; reuses ``centered``'s memory
+    unless a graph is being recorded (double backward)."""
+    gain = invstd if weight is None else weight * invstd
+    shift = -gain * sum_dy / count
+    slope = -gain * invstd * invstd * sum_dy_xmu / count
+    if torch.is_grad_enabled():
+        return torch.addcmul(
+            centered * _per_channel(slope, dy) + _per_channel(shift, dy), dy, _per_channel(gain, dy)
+        )
+    # three in-place passes over the one buffer: large temporaries cost more than the
+    # arithmetic on a CPU (every fresh page has to be faulted in)
+    grad_input = centered.mul_(_per_channel(slope, dy)).add_(_per_channel(shift, dy))
+    return grad_input.addcmul_(dy, _per_channel(gain, dy))
+
+
+def update_running_stats(
+    running_mean: Tensor,
+    running_var: Tensor,
+    mean: Tensor,
+    var: Tensor,
+    count: int,
+    momentum: float,
+) -> None:
+    r"""Fold one batch's statistics into the running estimates, in place (PyTorch's rule).
+
+    .. math:: \hat\mu \leftarrow (1 - m)\,\hat\mu + m\,\mu_B, \qquad
+              \hat\sigma^2 \leftarrow (1 - m)\,\hat\sigma^2 + m\,\tfrac{n}{n-1}\,\sigma_B^2
+
+    ``momentum`` :math:`m` weights the **new** batch (PyTorch's convention; many tutorials
+    write ``momentum·old + (1 − momentum)·new``, the same rule with
+    :math:`m_{\text{theirs}} = 1 - m`). The running variance is updated with the
+    **unbiased** batch variance (Ioffe & Szegedy 2015, Algorithm 2, step 10) although the
+    batch itself is normalized with the biased one.
+
+    Args:
+        running_mean, running_var: ``(C,)`` buffers, updated in place.
+        mean, var: ``(C,)`` batch mean and biased batch variance.
+        count: :math:`n`, values per channel in the batch, > 1.
+        momentum: :math:`m \in [0, 1]`.
+    """
+    with torch.no_grad():
+        unbiased = var * (count / (count - 1))
+        # lerp_(new, m) is old + m·(new − old) = (1 − m)·old + m·new, in one operation
+        running_mean.lerp_(mean.to(running_mean.dtype), momentum)
+        running_var.lerp_(unbiased.to(running_var.dtype), momentum)
+
+
+class BatchNormFunction(torch.autograd.Function):
+    r"""Training-mode batch normalization with the hand-derived backward pass.
+
+    ``output, mean, var = BatchNormFunction.apply(input, weight, bias, eps)`` normalizes
+    ``input`` of shape ``(N, C, *)`` with its own per-channel statistics and returns them
+    too (``mean`` and the biased ``var``, not differentiable) for the running estimates.
+    The backward pass is :func:`batch_norm_backward_reduce` followed by
+    :func:`batch_norm_backward_elemt`, with
+    :math:`\partial L/\partial\gamma = \Sigma_{dy(x-\mu)}\,\mathrm{invstd}` and
+    :math:`\partial L/\partial\beta = \Sigma_{dy}`. Like PyTorch, it saves the input and
+    the per-channel statistics, not the normalized output.
+
+    Double backward (``create_graph=True``, e.g. a gradient penalty through a layer-normed
+    critic) is supported: the backward formula is written in differentiable operations, and
+    in that mode recomputes the statistics from the saved input so that their dependence on
+    it is part of the graph.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: FunctionCtx, input: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Normalize with the batch's per-channel statistics; return them too."""
+        x = _as_compute(input)
+        mean, var, output = _centered_moments(x)
+        invstd = torch.rsqrt(var + eps)
+        # forward runs without a graph, so the centered copy is scaled and shifted in place
+        output.mul_(_per_channel(invstd if weight is None else weight * invstd, x))
+        if bias is not None:
+            output.add_(_per_channel(bias, x))
+        ctx.save_for_backward(input, weight, mean, invstd)
+        ctx.eps = eps
+        ctx.has_bias = bias is not None
+        ctx.mark_non_differentiable(mean, var)
+        ctx.set_materialize_grads(False)
+        return output.to(input.dtype), mean, var
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad_output: Tensor | None, _grad_mean: Any, _grad_var: Any
+    ) -> tuple[Tensor | None, ...]:
+        """Gradients of the input, weight and bias from the two per-channel sums."""
+        if grad_output is None:
+            return None, None, None, None
+        input, weight, mean, invstd = ctx.saved_tensors
+        x, dy = _as_compute(input), _as_compute(grad_output)
+        if torch.is_grad_enabled():
+            # create_graph=True: the saved statistics were computed without a graph, so
+            # recompute them from the (graph-connected) input for a correct double backward
+            mean, var, centered = _centered_moments(x)
+            invstd = torch.rsqrt(var + ctx.eps)
+        else:
+            centered = x - _per_channel(mean, x)
+        sum_dy, sum_dy_xmu = _backward_reduce(dy, centered)
+        grad_input = grad_weight = grad_bias = None
+        if weight is not None and ctx.needs_input_grad[1]:
+            grad_weight = (sum_dy_xmu * invstd).to(weight.dtype)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = sum_dy.to(weight.dtype if weight is not None else input.dtype)
+        if ctx.needs_input_grad[0]:
+            count = input.numel() // input.shape[1]
+            w = None if weight is None else _as_compute(weight)
+            grad_input = _backward_elemt(dy, centered, invstd, w, sum_dy, sum_dy_xmu, count).to(
+                input.dtype
+            )
+        return grad_input, grad_weight, grad_bias, None
+
+
+# --------------------------------------------- normalization within each sample, by groups
+#
+# Layer, instance and group norm never mix samples: their statistics are those of a group
+# of channels of one sample. One kernel serves all three, on the view (N, C, L) of the
+# input, with the C channels split into G groups of C/G consecutive channels.
+
+
+def _group_moments(x: Tensor, groups: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Mean and biased variance per (sample, group), shape ``(N, G, 1, 1)``, and ``x``
+    centered by them, as a new tensor of shape ``(N, G, C/G, L)``."""
+    grouped = x.reshape(x.shape[0], groups, x.shape[1] // groups, -1)
+    mean = grouped.mean((2, 3), keepdim=True)
+    centered = grouped - mean
+    var = (centered * centered).mean((2, 3), keepdim=True)
+    return mean, var, centered
+
+
+class GroupNormFunction(torch.autograd.Function):
+    r"""Normalization per (sample, group of channels), with a hand-derived backward pass.
+
+    ``output, mean, var = GroupNormFunction.apply(input, num_groups, weight, bias, eps)``
+    for ``input`` of shape ``(N, C, L)``: the channels of each sample are split into
+    ``num_groups`` groups of consecutive channels, each group is normalized over its
+    :math:`m = C/G \cdot L` values, and an optional per-channel affine map follows. It is
+    group norm; instance norm is ``num_groups = C``; layer norm (without its affine map) is
+    ``C = 1``. ``mean`` and the biased ``var`` have shape ``(N, G)`` and are not
+    differentiable.
+
+    Forward, with :math:`s_{nc} = \gamma_c\,\mathrm{invstd}_{ng}`: :math:`y = (x -
+    \mu_{ng})\,s_{nc} + \beta_c`, one pass over the centered copy. Backward: the gradient
+    of a normalization is the same projection as batch norm's
+    (:func:`batch_norm_backward_elemt`), taken over each group instead of each channel;
+    because :math:`\gamma` varies *within* a group, the per-group sums are weighted,
+    :math:`\Sigma_{g\,dy} = \sum_{c \in g} \gamma_c \sum_l dy_{ncl}` and likewise for
+    :math:`dy\,(x - \mu)`, which needs only the per-(sample, channel) sums of the two
+    tensors. Double backward is supported as in :class:`BatchNormFunction`.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: FunctionCtx,
+        input: Tensor,
+        num_groups: int,
+        weight: Tensor | None,
+        bias: Tensor | None,
+        eps: float,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Normalize each (sample, group) and apply the per-channel affine map."""
+        x = _as_compute(input)
+        n, c = x.shape[:2]
+        mean, var, output = _group_moments(x, num_groups)  # output: (N, G, C/G, L)
+        invstd = torch.rsqrt(var + eps)
+        if weight is None:
+            output.mul_(invstd)
+        else:
+            output.mul_(invstd * weight.view(1, num_groups, -1, 1))
+        if bias is not None:
+            output.add_(bias.view(1, num_groups, -1, 1))
+        ctx.save_for_backward(input, weight, mean, invstd)
+        ctx.num_groups, ctx.eps, ctx.has_bias = num_groups, eps, bias is not None
+        mean, var = mean.view(n, num_groups), var.view(n, num_groups)
+        ctx.mark_non_differentiable(mean, var)
+        ctx.set_materialize_grads(False)
+        return output.view(x.shape).to(input.dtype), mean, var
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad_output: Tensor | None, _grad_mean: Any, _grad_var: Any
+    ) -> tuple[Tensor | None, ...]:
+        """Gradients of the input, weight and bias from per-(sample, channel) sums."""
+        if grad_output is None:
+            return None, None, None, None, None
+        input, weight, mean, invstd = ctx.saved_tensors  # statistics: (N, G, 1, 1)
+        x, groups = _as_compute(input), ctx.num_groups
+        n, c = x.shape[:2]
+        shape = (n, groups, c // groups, -1)
+        dy = _as_compute(grad_output).reshape(shape)
+        if torch.is_grad_enabled():  # create_graph=True: statistics as functions of input
+            mean, var, centered = _group_moments(x, groups)
+            invstd = torch.rsqrt(var + ctx.eps)
+        else:
+            centered = x.reshape(shape) - mean
+        # per (sample, channel) sums over the positions: the only passes over the tensors
+        sum_dy = dy.sum(3, keepdim=True)  # (N, G, C/G, 1)
+        sum_dy_xmu = (dy * centered).sum(3, keepdim=True)
+        grad_input = grad_weight = grad_bias = None
+        if weight is not None and ctx.needs_input_grad[2]:
+            grad_weight = (sum_dy_xmu * invstd).sum(0).view(c).to(weight.dtype)
+        if ctx.has_bias and ctx.needs_input_grad[3]:
+            dtype = weight.dtype if weight is not None else input.dtype
+            grad_bias = sum_dy.sum(0).view(c).to(dtype)
+        if ctx.needs_input_grad[0]:
+            count = x[0].numel() // groups
+            gain = invstd
+            if weight is not None:  # gamma varies inside a group: weight the sums by it
+                w = _as_compute(weight).view(1, groups, -1, 1)
+                sum_dy, sum_dy_xmu, gain = sum_dy * w, sum_dy_xmu * w, invstd * w
+            shift = -invstd * sum_dy.sum(2, keepdim=True) / count
+            slope = -invstd.pow(3) * sum_dy_xmu.sum(2, keepdim=True) / count
+            if torch.is_grad_enabled():
+                grad_input = torch.addcmul(centered * slope + shift, dy, gain)
+            else:
+                grad_input = centered.mul_(slope).add_(shift).addcmul_(dy, gain)
+            grad_input = grad_input.view(x.shape).to(input.dtype)
+        return grad_input, None, grad_weight, grad_bias, None
+
+
+# --------------------------------------------------------------------- argument checks
+
+
+def _check_eps(eps: object) -> float:
+    # PyTorch accepts eps = 0 outside batch-norm training; 0 turns a constant slice into
+    # 0/0 = NaN, so eps must be > 0 here.
+    return check_positive_float(eps, "eps")
+
+
+def _check_param(t: Tensor | None, name: str, shape: tuple[int, ...], what: str) -> None:
+    if t is None:
+        return
+    check_tensor(t, name)
+    if tuple(t.shape) != shape:
+        raise RuntimeError(f"{name} must have shape {shape} ({what}), got {tuple(t.shape)}")
+
+
+def _check_batch_size(input: Tensor, fn: str) -> None:
+    values = input.shape[0] * math.prod(input.shape[2:])
+    if values == 1:
+        raise ValueError(
+            f"{fn}: expected more than 1 value per channel when training, got input size "
+            f"{tuple(input.shape)}; a batch of one sample with no spatial extent has zero "
+            "variance (use batch size >= 2, or eval mode, or a batch-independent "
+            "normalization such as group or layer norm)"
+        )
+
+
+# ----------------------------------------------------------------------- functional forms
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Batch normalization (Ioffe & Szegedy 2015), like ``torch.nn.functional.batch_norm``.
+
+    .. math:: y = \frac{x - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}}\,\gamma_c + \beta_c
+
+    per channel :math:`c` (axis 1), over the batch and every spatial position. In training,
+    :math:`\mu_c, \sigma_c^2` are the batch's (biased variance), computed by
+    :class:`BatchNormFunction`; if running buffers are given they are updated in place by
+    :func:`update_running_stats`. Otherwise the running buffers are used.
+
+    Args:
+        input: ``(N, C, *)`` floating-point tensor.
+        running_mean, running_var: ``(C,)`` buffers, or both ``None``.
+        weight, bias: ``(C,)`` affine parameters, or ``None``.
+        training: use (and track) the batch statistics.
+        momentum: weight of the new batch in the running estimates, in [0, 1].
+        eps: added to the variance, > 0.
+
+    Returns:
+        Tensor of ``input``'s shape.
+
+    Raises:
+        TypeError: non-floating ``input``.
+        ValueError: ``input`` has fewer than 2 dimensions; one of the running buffers is
+            ``None`` but not the other; training on one value per channel; bad ``eps`` or
+            ``momentum``.
+        RuntimeError: eval mode without running buffers; a buffer or parameter whose length
+            is not the number of channels (PyTorch's error type).
+    """
+    check_floating(input, "input")
+    if input.ndim < 2:
+        raise ValueError(
+            f"batch_norm expects an input of shape (N, C, *) with at least 2 dimensions, "
+            f"got a {input.ndim}-D tensor of shape {tuple(input.shape)}"
+        )
+    eps = _check_eps(eps)
+    momentum = check_fraction(momentum, "momentum")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or both be tensors")
+    channels = (input.shape[1],)
+    what = f"one value per channel of the input, which has {input.shape[1]}"
+    _check_param(running_mean, "running_mean", channels, what)
+    _check_param(running_var, "running_var", channels, what)
+    _check_param(weight, "weight", channels, what)
+    _check_param(bias, "bias", channels, what)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise RuntimeError(
+                "batch_norm in evaluation mode (training=False) normalizes with running "
+                "statistics, but running_mean and running_var are None"
+            )
+        invstd = torch.rsqrt(running_var + eps)
+        return batch_norm_elemt(input, running_mean, invstd, weight, bias)
+    _check_batch_size(input, "batch_norm")
+    if input.numel() == 0:  # nothing to normalize; PyTorch leaves the buffers alone too
+        return batch_norm_elemt(
+            input, input.new_zeros(channels), input.new_ones(channels), weight, bias
+        )
+    output, mean, var = BatchNormFunction.apply(input, weight, bias, eps)
+    if running_mean is not None and running_var is not None:
+        count = input.numel() // input.shape[1]
+        update_running_stats(running_mean, running_var, mean, var, count, momentum)
+    return output
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Instance normalization (Ulyanov et al. 2016), like ``torch.nn.functional.instance_norm``.
+
+    Each channel of each sample is normalized over its spatial positions: group
+    normalization with one channel per group (:class:`GroupNormFunction`). With
+    ``use_input_stats`` and running buffers, the buffers are updated with the **average
+    over the batch** of the per-instance statistics (unbiased variance), as PyTorch does;
+    with ``use_input_stats=False`` the running buffers normalize, as in eval-mode batch
+    norm.
+
+    Args:
+        input: ``(N, C, *)`` with at least one spatial dimension.
+        running_mean, running_var: ``(C,)`` buffers, or both ``None``.
+        weight, bias: ``(C,)`` or ``None``.
+        use_input_stats: normalize with each instance's own statistics.
+        momentum: weight of the new batch in the running estimates, in [0, 1].
+        eps: added to the variance, > 0.
+
+    Returns:
+        Tensor of ``input``'s shape.
+
+    Raises:
+        TypeError: non-floating ``input``.
+        ValueError: fewer than 3 dimensions; a single spatial element with
+            ``use_input_stats``; bad ``eps``/``momentum``; only one running buffer given.
+        RuntimeError: ``use_input_stats=False`` without running buffers; a buffer or
+            parameter whose length is not the number of channels.
+    """
+    check_floating(input, "input")
+    if input.ndim < 3:
+        raise ValueError(
+            "instance_norm expects an input of shape (N, C, *spatial) with at least one "
+            f"spatial dimension, got a {input.ndim}-D tensor of shape {tuple(input.shape)}"
+        )
+    eps = _check_eps(eps)
+    momentum = check_fraction(momentum, "momentum")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be None or both be tensors")
+    n, c = input.shape[:2]
+    what = f"one value per channel of the input, which has {c}"
+    for t, name in (
+        (running_mean, "running_mean"),
+        (running_var, "running_var"),
+        (weight, "weight"),
+        (bias, "bias"),
+    ):
+        _check_param(t, name, (c,), what)
+    if not use_input_stats:
+        if running_mean is None:
+            raise RuntimeError(
+                "instance_norm with use_input_stats=False normalizes with running "
+                "statistics, but running_mean and running_var are None"
+            )
+        return batch_norm(input, running_mean, running_var, weight, bias, False, 0.0, eps)
+    spatial = math.prod(input.shape[2:])
+    if spatial == 1:
+        raise ValueError(
+            "instance_norm: expected more than 1 spatial element when using input "
+            f"statistics, got input size {tuple(input.shape)}; one value has zero variance"
+        )
+    if input.numel() == 0:
+        return input.clone()
+    output, mean, var = GroupNormFunction.apply(input.reshape(n, c, -1), c, weight, bias, eps)
+    if running_mean is not None and running_var is not None:
+        # PyTorch averages the per-instance statistics over the batch; averaging the
+        # biased variances and then correcting by spatial/(spatial - 1) is the same as
+        # averaging the unbiased ones
+        update_running_stats(
+            running_mean,
+            running_var,
+            mean.view(n, c).mean(0),
+            var.view(n, c).mean(0),
+            spatial,
+            momentum,
+        )
+    return output.view(input.shape)
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Layer normalization (Ba et al. 2016), like ``torch.nn.functional.layer_norm``.
+
+    Each sample is normalized over its last ``len(normalized_shape)`` dimensions (one
+    group of the view ``(rows, 1, features)`` in :class:`GroupNormFunction`), then scaled
+    and shifted **per
+    element** by ``weight`` and ``bias`` of shape ``normalized_shape``. The same
+    computation in training and evaluation.
+
+    Args:
+        input: ``(*, *normalized_shape)``.
+        normalized_shape: the trailing shape to normalize over (an int for one dimension).
+        weight, bias: tensors of shape ``normalized_shape``, or ``None``.
+        eps: added to the variance, > 0.
+
+    Returns:
+        Tensor of ``input``'s shape.
+
+    Raises:
+        TypeError: non-floating ``input``.
+        ValueError: ``normalized_shape`` empty or not positive ints; bad ``eps``.
+        RuntimeError: the input's trailing dimensions are not ``normalized_shape``, or
+            ``weight``/``bias`` do not have that shape (PyTorch's error type).
+    """
+    check_floating(input, "input")
+    shape = _check_normalized_shape(normalized_shape)
+    eps = _check_eps(eps)
+    k = len(shape)
+    if input.ndim < k or tuple(input.shape[input.ndim - k :]) != shape:
+        raise RuntimeError(
+            f"layer_norm: normalized_shape={list(shape)} requires an input of shape "
+            f"[*, {', '.join(map(str, shape))}], got {list(input.shape)}"
+        )
+    what = "normalized_shape, one value per normalized element"
+    _check_param(weight, "weight", shape, what)
+    _check_param(bias, "bias", shape, what)
+    if input.numel() == 0:
+        return input.clone()
+    rows = input.numel() // math.prod(shape)
+    output, _, _ = GroupNormFunction.apply(input.reshape(rows, 1, -1), 1, None, None, eps)
+    output = output.view(input.shape)
+    if weight is not None:
+        output = output * weight
+    if bias is not None:
+        # in place when a fresh product exists: autograd needs its factors, not the product
+        output = output.add_(bias) if weight is not None else output + bias
+    return output
+
+
+def _check_normalized_shape(normalized_shape: object) -> tuple[int, ...]:
+    if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
+        normalized_shape = (normalized_shape,)
+    if not isinstance(normalized_shape, Sequence) or len(normalized_shape) == 0:
+        raise ValueError(
+            "normalized_shape must be an int or a non-empty sequence of ints, got "
+            f"{normalized_shape!r}"
+        )
+    return tuple(check_positive_int(s, "normalized_shape[i]") for s in normalized_shape)
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""Group normalization (Wu & He 2018), like ``torch.nn.functional.group_norm``.
+
+    The ``C`` channels of each sample are split into ``num_groups`` groups of consecutive
+    channels; each group is normalized over its channels and spatial positions, then
+    scaled and shifted per channel (:class:`GroupNormFunction`).
+    One group is layer norm over ``(C, *)``; ``C`` groups is instance norm. The same in
+    training and evaluation.
+
+    Args:
+        input: ``(N, C, *)``.
+        num_groups: ``G``, which must divide ``C``.
+        weight, bias: ``(C,)`` or ``None``.
+        eps: added to the variance, > 0.
+
+    Returns:
+        Tensor of ``input``'s shape.
+
+    Raises:
+        TypeError: non-floating ``input``; ``num_groups`` not an int.
+        ValueError: fewer than 2 dimensions; ``num_groups < 1``; a group holding a single
+            value; bad ``eps``.
+        RuntimeError: ``C`` not divisible by ``num_groups``; ``weight``/``bias`` not of
+            length ``C`` (PyTorch's error types).
+    """
+    check_floating(input, "input")
+    if input.ndim < 2:
+        raise ValueError(
+            "group_norm expects an input of shape (N, C, *) with at least 2 dimensions, "
+            f"got a {input.ndim}-D tensor of shape {tuple(input.shape)}"
+        )
+    num_groups = check_positive_int(num_groups, "num_groups")
+    eps = _check_eps(eps)
+    n, c = input.shape[:2]
+    if c % num_groups != 0:
+        raise RuntimeError(
+            f"group_norm: the input's {c} channels are not divisible by "
+            f"num_groups={num_groups} (input shape {tuple(input.shape)})"
+        )
+    what = f"one value per channel of the input, which has {c}"
+    _check_param(weight, "weight", (c,), what)
+    _check_param(bias, "bias", (c,), what)
+    per_group = c // num_groups * math.prod(input.shape[2:])
+    if per_group == 1:
+        raise ValueError(
+            f"group_norm: each of the {num_groups} groups holds a single value for input "
+            f"size {tuple(input.shape)}, so its variance is zero; use fewer groups"
+        )
+    if input.numel() == 0:
+        return input.clone()
+    output, _, _ = GroupNormFunction.apply(input.reshape(n, c, -1), num_groups, weight, bias, eps)
+    return output.view(input.shape)
+
+
+# -------------------------------------------------------------------------------- modules
+
+
+def _check_bool(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} ({value!r})")
+    return value
+
+
+class _NormBase(nn.Module):
+    """What batch and instance norm share: parameters, running buffers and their bookkeeping.
+
+    Mirrors ``torch.nn.modules.batchnorm._NormBase``: the same attributes, parameter and
+    buffer names (``weight``, ``bias``, ``running_mean``, ``running_var``,
+    ``num_batches_tracked``) and the same ``state_dict`` version, so state dicts load across.
+    """
+
+    # version 2 added num_batches_tracked; older state dicts lack it (see
+    # _load_from_state_dict)
+    _version = 2
+    num_features: int
+    eps: float
+    momentum: float | None
+    affine: bool
+    track_running_stats: bool
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.num_features = check_positive_int(num_features, "num_features")
+        self.eps = _check_eps(eps)
+        self.momentum = None if momentum is None else check_fraction(momentum, "momentum")
+        self.affine = _check_bool(affine, "affine")
+        self.track_running_stats = _check_bool(track_running_stats, "track_running_stats")
+        _check_bool(bias, "bias")
+        if affine:
+            self.weight = nn.Parameter(torch.empty(num_features, **factory))
+            if bias:
+                self.bias = nn.Parameter(torch.empty(num_features, **factory))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features, **factory))
+            self.register_buffer("running_var", torch.ones(num_features, **factory))
+            # an integer count, never cast by .to(dtype) or .half()
+            self.register_buffer(
+                "num_batches_tracked", torch.tensor(0, dtype=torch.long, device=device)
+            )
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batch seen."""
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        """Reset the running statistics, and :math:`\\gamma = 1`, :math:`\\beta = 0`."""
+        self.reset_running_stats()
+        if self.affine:
+            nn.init.ones_(self.weight)
+            if self.bias is not None:
+                nn.init.zeros_(self.bias)
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        version = local_metadata.get("version")
+        if (version is None or version < 2) and self.track_running_stats:
+            # state dicts saved before num_batches_tracked existed: start counting at 0
+            key = prefix + "num_batches_tracked"
+            if key not in state_dict:
+                state_dict[key] = torch.tensor(0, dtype=torch.long)
+        super()._load_from_state_dict(
+            state_dict,
+            prefix,
+            local_metadata,
+            strict,
+            missing_keys,
+            unexpected_keys,
+            error_msgs,
+        )
+
+
+class _BatchNorm(_NormBase):
+    """Batch normalization over axis 1; subclasses only fix the accepted input ranks."""
+
+    _ranks: tuple[int, ...] = ()
+    _shapes: str = ""
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.ndim not in self._ranks:
+            ranks = " or ".join(f"{r}-D" for r in self._ranks)
+            raise ValueError(
+                f"{type(self).__name__} expects a {ranks} input {self._shapes}, got a "
+                f"{input.ndim}-D tensor of shape {tuple(input.shape)}"
+            )
+
+    def forward(self, input: Tensor) -> Tensor:
+        """Normalize ``input`` with batch statistics (training) or running ones (eval)."""
+        check_floating(input, "input")
+        self._check_input_dim(input)
+        if input.shape[1] != self.num_features:
+            raise RuntimeError(
+                f"{type(self).__name__}({self.num_features}) got an input with "
+                f"{input.shape[1]} channels (axis 1) of shape {tuple(input.shape)}"
+            )
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # cumulative moving average: the plain mean so far
+                factor = 1.0 / float(self.num_batches_tracked)
+        # batch statistics in training, and in eval when no running statistics exist
+        use_batch_stats = self.training or self.running_mean is None
+        track = not self.training or self.track_running_stats
+        return batch_norm(
+            input,
+            self.running_mean if track else None,
+            self.running_var if track else None,
+            self.weight,
+            self.bias,
+            use_batch_stats,
+            factor,
+            self.eps,
+        )
+
+
+_NORM_BASE_ARGS = """
+    Args:
+        num_features: ``C``, the number of channels (features) on axis 1.
+        eps: added to the variance, > 0. Default: 1e-5.
+        momentum: weight of the new batch in the running estimates,
+            ``running = (1 - momentum)·running + momentum·batch`` (PyTorch's convention);
+            ``None`` for a cumulative average (the plain mean of all batch statistics).
+        affine: learn a per-channel scale ``weight`` (γ, init 1) and shift ``bias`` (β,
+            init 0).
+        track_running_stats: keep ``running_mean``, ``running_var`` (init 0 and 1) and
+            ``num_batches_tracked`` buffers; without them, batch statistics are used in
+            eval mode too.
+        device, dtype: where and in which dtype to create parameters and buffers.
+        bias: with ``affine``, learn the shift β too (keyword-only, as in PyTorch).
+"""
+
+
+class BatchNorm1d(_BatchNorm):
+    __doc__ = (
+        r"""Batch normalization of ``(N, C)`` or ``(N, C, L)`` inputs, like
+    :class:`torch.nn.BatchNorm1d`.
+
+    .. math:: y = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}}\,\gamma + \beta
+
+    per channel over the batch (and length), with the batch's biased variance in training
+    and the running estimates in eval mode; the running variance is updated with the
+    unbiased batch variance (Ioffe & Szegedy 2015). Uses :func:`batch_norm`.
+"""
+        + _NORM_BASE_ARGS
+    )
+    _ranks = (2, 3)
+    _shapes = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    __doc__ = (
+        r"""Batch normalization of ``(N, C, H, W)`` inputs, like :class:`torch.nn.BatchNorm2d`.
+
+    Each channel is normalized over the batch and every pixel, :math:`m = N H W` values
+    (Ioffe & Szegedy 2015, section 3.2); see :class:`BatchNorm1d`.
+"""
+        + _NORM_BASE_ARGS
+    )
+    _ranks = (4,)
+    _shapes = "(N, C, H, W)"
+
+
+class BatchNorm3d(_BatchNorm):
+    __doc__ = (
+        r"""Batch normalization of ``(N, C, D, H, W)`` inputs, like :class:`torch.nn.BatchNorm3d`.
+
+    Each channel is normalized over the batch and every voxel; see :class:`BatchNorm1d`.
+"""
+        + _NORM_BASE_ARGS
+    )
+    _ranks = (5,)
+    _shapes = "(N, C, D, H, W)"
+
+
+class _InstanceNorm(_NormBase):
+    """Instance normalization; subclasses fix the accepted ranks (batched and unbatched)."""
+
+    _batched_rank = 0
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        ranks = (self._batched_rank - 1, self._batched_rank)
+        if input.ndim not in ranks:
+            raise ValueError(
+                f"{type(self).__name__} expects a {ranks[0]}-D (unbatched) or {ranks[1]}-D "
+                f"(batched) input, got a {input.ndim}-D tensor of shape "
+                f"{tuple(input.shape)}"
+            )
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        version = local_metadata.get("version")
+        if version is None and not self.track_running_stats:
+            # checkpoints from before PyTorch 0.4 stored running statistics that an
+            # untracked instance norm does not have; refuse them as PyTorch does
+            stale = [
+                prefix + k for k in ("running_mean", "running_var") if prefix + k in state_dict
+            ]
+            if stale:
+                error_msgs.append(
+                    f"Unexpected running stats buffer(s) {' and '.join(stale)} for "
+                    f"{type(self).__name__} with track_running_stats=False; remove them "
+                    "from the state dict, or build the layer with track_running_stats=True"
+                )
+                for key in stale:
+                    state_dict.pop(key)
+        super()._load_from_state_dict(
+            state_dict,
+            prefix,
+            local_metadata,
+            strict,
+            missing_keys,
+            unexpected_keys,
+            error_msgs,
+        )
+
+    def forward(self, input: Tensor) -> Tensor:
+        """Normalize each channel of each sample (batched or unbatched ``input``)."""
+        check_floating(input, "input")
+        self._check_input_dim(input)
+        channel_axis = input.ndim - (self._batched_rank - 1)
+        if input.shape[channel_axis] != self.num_features:
+            message = (
+                f"{type(self).__name__}({self.num_features}) got an input with "
+                f"{input.shape[channel_axis]} channels (axis {channel_axis}) of shape "
+                f"{tuple(input.shape)}"
+            )
+            if self.affine or self.track_running_stats:
+                raise ValueError(message)
+            # PyTorch only warns here: the layer has nothing per channel
+            warnings.warn(message + "; num_features is unused since affine=False", stacklevel=2)
+        unbatched = input.ndim == self._batched_rank - 1
+        x = input.unsqueeze(0) if unbatched else input
+        out = instance_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            # PyTorch passes 0 for momentum=None: the running statistics then stay frozen
+            self.momentum if self.momentum is not None else 0.0,
+            self.eps,
+        )
+        return out.squeeze(0) if unbatched else out
+
+
+_INSTANCE_ARGS = (
+    _NORM_BASE_ARGS.replace(
+        "momentum: weight of the new batch in the running estimates,",
+        "momentum: weight of the new batch in the running estimates (averaged over the batch),",
+    )
+    .replace(
+        "``None`` for a cumulative average (the plain mean of all batch statistics).",
+        "``None`` freezes them (PyTorch passes 0), unlike batch norm's cumulative average.",
+    )
+    .replace("affine: learn", "affine: (default ``False``) learn")
+    .replace("track_running_stats: keep", "track_running_stats: (default ``False``) keep")
+)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    __doc__ = (
+        r"""Instance normalization of ``(N, C, L)`` or unbatched ``(C, L)`` inputs, like
+    :class:`torch.nn.InstanceNorm1d`.
+
+    Each channel of each sample is normalized over its own positions (Ulyanov et al. 2016),
+    in training **and** evaluation by default (``track_running_stats=False``). Uses
+    :func:`instance_norm`.
+"""
+        + _INSTANCE_ARGS
+    )
+    _batched_rank = 3
+
+
+class InstanceNorm2d(_InstanceNorm):
+    __doc__ = (
+        r"""Instance normalization of ``(N, C, H, W)`` or ``(C, H, W)`` inputs, like
+    :class:`torch.nn.InstanceNorm2d`; see :class:`InstanceNorm1d`.
+"""
+        + _INSTANCE_ARGS
+    )
+    _batched_rank = 4
+
+
+class InstanceNorm3d(_InstanceNorm):
+    __doc__ = (
+        r"""Instance normalization of ``(N, C, D, H, W)`` or ``(C, D, H, W)`` inputs, like
+    :class:`torch.nn.InstanceNorm3d`; see :class:`InstanceNorm1d`.
+"""
+        + _INSTANCE_ARGS
+    )
+    _batched_rank = 5
+
+
+class LayerNorm(nn.Module):
+    r"""Layer normalization over the trailing ``normalized_shape``, like ``torch.nn.LayerNorm``.
+
+    .. math:: y = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}} \odot \gamma + \beta
+
+    with the statistics of each sample over its last ``len(normalized_shape)`` dimensions
+    and an **element-wise** affine map (Ba et al. 2016). No running statistics: training and
+    evaluation compute the same thing. Uses :func:`layer_norm`.
+
+    Args:
+        normalized_shape: trailing shape to normalize over; an int means one dimension.
+        eps: added to the variance, > 0. Default: 1e-5.
+        elementwise_affine: learn ``weight`` (init 1) and ``bias`` (init 0) of shape
+            ``normalized_shape``.
+        bias: with ``elementwise_affine``, learn the bias too.
+        device, dtype: where and in which dtype to create the parameters.
+    """
+
+    normalized_shape: tuple[int, ...]
+    eps: float
+    elementwise_affine: bool
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.normalized_shape = _check_normalized_shape(normalized_shape)
+        self.eps = _check_eps(eps)
+        self.elementwise_affine = _check_bool(elementwise_affine, "elementwise_affine")
+        _check_bool(bias, "bias")
+        if elementwise_affine:
+            self.weight = nn.Parameter(torch.empty(self.normalized_shape, **factory))
+            if bias:
+                self.bias = nn.Parameter(torch.empty(self.normalized_shape, **factory))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """:math:`\\gamma = 1`, :math:`\\beta = 0`."""
+        if self.elementwise_affine:
+            nn.init.ones_(self.weight)
+            if self.bias is not None:
+                nn.init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        """Normalize ``input`` over its trailing ``normalized_shape`` dimensions."""
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        )
+
+
+class GroupNorm(nn.Module):
+    r"""Group normalization, like :class:`torch.nn.GroupNorm`.
+
+    The ``num_channels`` channels are split into ``num_groups`` groups of consecutive
+    channels; each group of each sample is normalized over its channels and positions, then
+    a per-channel affine map is applied (Wu & He 2018). Independent of the batch size; no
+    running statistics. ``GroupNorm(1, C)`` is layer norm over ``(C, *)`` (with a
+    per-channel instead of per-element affine map) and ``GroupNorm(C, C)`` is instance
+    norm. Uses :func:`group_norm`.
+
+    Args:
+        num_groups: ``G``, which must divide ``num_channels`` (the paper's default is 32).
+        num_channels: ``C``, the channels expected on axis 1.
+        eps: added to the variance, > 0. Default: 1e-5.
+        affine: learn per-channel ``weight`` (init 1) and ``bias`` (init 0).
+        device, dtype: where and in which dtype to create the parameters.
+        bias: with ``affine``, learn the bias too (keyword-only, as in PyTorch).
+
+    Raises:
+        ValueError: ``num_channels`` is not divisible by ``num_groups``.
+    """
+
+    num_groups: int
+    num_channels: int
+    eps: float
+    affine: bool
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.num_groups = check_positive_int(num_groups, "num_groups")
+        self.num_channels = check_positive_int(num_channels, "num_channels")
+        if num_channels % num_groups != 0:
+            raise ValueError(
+                f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
+            )
+        self.eps = _check_eps(eps)
+        self.affine = _check_bool(affine, "affine")
+        _check_bool(bias, "bias")
+        if affine:
+            self.weight = nn.Parameter(torch.empty(num_channels, **factory))
+            if bias:
+                self.bias = nn.Parameter(torch.empty(num_channels, **factory))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """:math:`\\gamma = 1`, :math:`\\beta = 0`."""
+        if self.affine:
+            nn.init.ones_(self.weight)
+            if self.bias is not None:
+                nn.init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        """Normalize each group of channels of each sample of ``input`` ``(N, C, *)``."""
+        check_floating(input, "input")
+        if input.ndim >= 2 and input.shape[1] != self.num_channels:
+            raise RuntimeError(
+                f"GroupNorm({self.num_groups}, {self.num_channels}) got an input with "
+                f"{input.shape[1]} channels (axis 1) of shape {tuple(input.shape)}"
+            )
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+            f"affine={self.affine}, bias={self.bias is not None}"
+        )
