@@ -9,9 +9,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.normlab-installed
 
 # Progress bars stay quiet in builds and tests (see normlab.progress).
+# (Do not export MPLBACKEND here: kernels would inherit it instead of using the inline
+# backend, and every figure would silently vanish from the book.)
 export NORMLAB_QUIET = 1
-# Headless matplotlib wherever no notebook kernel sets its own backend.
-export MPLBACKEND = Agg
 
 .PHONY: help install lint unit notebooks book test clean
 
@@ -39,6 +39,7 @@ notebooks: install
 
 book: install
 	$(BIN)/jupyter-book build . -W -n --keep-going --all
+	$(BIN)/python .ci/check_book.py _build/html
 	@echo
 	@echo "The book is at: $(CURDIR)/_build/html/index.html"
 
