@@ -142,7 +142,7 @@ def launch(
         fn: a function importable by name (defined in a module; a lambda or a function
             defined in a notebook cannot be sent to a new process).
         world_size: number of processes, >= 1.
-        *args, **kwargs: arguments of ``fn``, the same for every rank (picklable).
+        *args: positional arguments of ``fn``, the same for every rank (picklable).
         backend: ``"gloo"`` (CPU and GPU tensors) or ``"nccl"`` (one GPU per rank; rank
             ``r`` uses GPU ``r``).
         timeout: seconds allowed for the whole run, and for each collective inside it.
@@ -150,6 +150,7 @@ def launch(
             laptop from competing for the cores).
         return_exceptions: return a rank's exception in its place in the list instead of
             raising the first one.
+        **kwargs: keyword arguments of ``fn``, the same for every rank (picklable).
 
     Returns:
         The results of ranks ``0 … world_size − 1``, in order.
@@ -249,8 +250,8 @@ def run_calls(calls: Sequence[Callable[[], Any]]) -> list[Any]:
 class CollectiveLog:
     """Calls and payload bytes of each ``torch.distributed`` collective, by name."""
 
-    calls: Counter = field(default_factory=Counter)
-    bytes: Counter = field(default_factory=Counter)
+    calls: dict[str, int] = field(default_factory=Counter)
+    bytes: dict[str, int] = field(default_factory=Counter)
 
     @property
     def total(self) -> int:

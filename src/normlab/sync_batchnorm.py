@@ -260,6 +260,7 @@ class SyncBatchNormFunction(torch.autograd.Function):
         count: int,
         process_group: Any,
     ) -> Tensor:
+        """Normalize this rank's ``input`` with the global ``mean`` and ``invstd``."""
         x = _as_compute(input)
         hi, lo = _split_mean(mean, x.dtype)
         invstd = invstd.to(x.dtype)
@@ -274,6 +275,7 @@ class SyncBatchNormFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
+        """Input gradient from the all-reduced sums; this rank's weight and bias shares."""
         input, weight, hi, lo, invstd = ctx.saved_tensors
         x, dy = _as_compute(input), _as_compute(grad_output)
         centered = _center(x, hi, lo)
@@ -391,6 +393,7 @@ class SyncBatchNorm(_BatchNorm):
         return torch.device("cpu")
 
     def forward(self, input: Tensor) -> Tensor:
+        """Normalize ``input`` ``(N, C, *)``; synchronized in training inside a group."""
         group = self._sync_group()
         if group is None:
             return super().forward(input)
@@ -428,7 +431,7 @@ def _is_batch_norm(module: nn.Module) -> bool:
 
 def convert_sync_batchnorm(module: nn.Module, process_group: Any | None = None) -> nn.Module:
     """Replace every batch norm in ``module`` by a :class:`SyncBatchNorm`, like
-    :meth:`torch.nn.SyncBatchNorm.convert_sync_batchnorm`.
+    ``torch.nn.SyncBatchNorm.convert_sync_batchnorm``.
 
     Every ``BatchNorm1d/2d/3d`` (or ``SyncBatchNorm``) from ``torch.nn`` or normlab, at any
     depth, becomes a :class:`SyncBatchNorm` with the same hyper-parameters that **shares**

@@ -7,15 +7,16 @@ Run it on two CPU processes (gloo), on every GPU of a machine (nccl), or as one 
     python -m normlab.examples.ddp_digits
 
 ``torchrun`` starts the processes and sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
-``MASTER_ADDR`` and ``MASTER_PORT``, which :func:`torch.distributed.init_process_group`
+``MASTER_ADDR`` and ``MASTER_PORT``, which ``torch.distributed.init_process_group``
 reads. Every rank builds the same model, converts its batch norms with
 :func:`normlab.sync_batchnorm.convert_sync_batchnorm`, wraps it in
 :class:`torch.nn.parallel.DistributedDataParallel` and trains on its own slice of every
 global batch; DDP averages the gradients, and synchronized batch norm makes the
 normalization statistics those of the global batch. Rank 0 prints the test accuracy and the
-wall time. ``--norm batch`` keeps per-process batch norm, ``--norm group`` uses group norm
-and ``--norm torch-sync`` PyTorch's :class:`torch.nn.SyncBatchNorm` (GPU only when
-synchronizing), for comparison.
+wall time. For comparison, ``--norm batch`` keeps per-process batch norm, ``--norm group``
+uses group norm (8 groups), ``--norm instance`` instance norm (with an affine map) and
+``--norm torch-sync`` PyTorch's :class:`torch.nn.SyncBatchNorm` (which needs GPUs when it
+synchronizes).
 """
 
 from __future__ import annotations
@@ -36,29 +37,40 @@ from normlab._validation import check_choice, check_positive_float, check_positi
 from normlab.data import load_digits
 from normlab.device import seed_everything
 from normlab.models import ConvNet
-from normlab.normalization import BatchNorm2d, GroupNorm
+from normlab.normalization import BatchNorm2d, GroupNorm, InstanceNorm2d
 from normlab.sync_batchnorm import convert_sync_batchnorm
 
 __all__ = ["NORMS", "build_model", "train", "main"]
 
 #: The normalizations ``--norm`` accepts.
-NORMS = ("sync", "batch", "group", "torch-sync")
+NORMS = ("sync", "batch", "group", "instance", "torch-sync")
+
+_LAYOUT = {"channels": (32, 32, 64), "strides": (1, 2, 2)}
+
+
+def _group_norm(channels: int) -> nn.Module:
+    return GroupNorm(8, channels)
+
+
+def _instance_norm(channels: int) -> nn.Module:
+    return InstanceNorm2d(channels, affine=True)
 
 
 def build_model(norm: str, *, seed: int = 0) -> nn.Module:
     """The example's CNN (:class:`normlab.models.ConvNet` with channels 32, 32, 64 and
-    strides 1, 2, 2: 8 × 8 → 4 × 4 → 2 × 2) with the chosen normalization, seeded."""
+    strides 1, 2, 2: 8 × 8 → 4 × 4 → 2 × 2) with the chosen normalization, seeded: every
+    rank builds the same initial model."""
     check_choice(norm, "norm", NORMS)
     seed_everything(seed)
     if norm == "group":
-        return ConvNet(
-            channels=(32, 32, 64), strides=(1, 2, 2), norm_layer=lambda c: GroupNorm(8, c)
-        )
-    model = ConvNet(channels=(32, 32, 64), strides=(1, 2, 2), norm_layer=BatchNorm2d)
+        return ConvNet(**_LAYOUT, norm_layer=_group_norm)
+    if norm == "instance":
+        return ConvNet(**_LAYOUT, norm_layer=_instance_norm)
+    model = ConvNet(**_LAYOUT, norm_layer=BatchNorm2d)
     if norm == "sync":
         return convert_sync_batchnorm(model)
-    if norm == "torch-sync":
-        torch_model = ConvNet(channels=(32, 32, 64), strides=(1, 2, 2), norm_layer=nn.BatchNorm2d)
+    if norm == "torch-sync":  # the same initial weights, in torch.nn layers
+        torch_model = ConvNet(**_LAYOUT, norm_layer=nn.BatchNorm2d)
         torch_model.load_state_dict(model.state_dict())
         return nn.SyncBatchNorm.convert_sync_batchnorm(torch_model)
     return model
@@ -93,7 +105,10 @@ def train(
 
     Returns:
         ``{"norm", "world_size", "per_device_batch", "steps", "test_accuracy",
-        "train_accuracy", "seconds"}``, the accuracies measured in eval mode.
+        "train_accuracy", "seconds", "losses", "state_dict"}``: the accuracies are
+        measured in eval mode, ``seconds`` is the training wall time, ``losses`` this
+        rank's loss at every step (their mean over the ranks is the global batch's loss),
+        ``state_dict`` this rank's final model (on the CPU).
 
     Raises:
         ValueError: ``batch_size`` is not divisible by the number of processes.
@@ -120,7 +135,7 @@ def train(
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     generator = torch.Generator().manual_seed(seed)
     x, y = data.train
-    steps = 0
+    steps, losses = 0, []
     start = time.perf_counter()
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=generator).to(device)
@@ -132,12 +147,14 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            losses.append(loss.item())
             steps += 1
     seconds = time.perf_counter() - start
     model.eval()
     with torch.no_grad():
         test_accuracy = (model(data.test.x).argmax(1) == data.test.y).float().mean().item()
         train_accuracy = (model(x).argmax(1) == y).float().mean().item()
+    plain = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     return {
         "norm": norm,
         "world_size": world,
@@ -146,6 +163,8 @@ def train(
         "test_accuracy": test_accuracy,
         "train_accuracy": train_accuracy,
         "seconds": seconds,
+        "losses": losses,
+        "state_dict": {k: v.detach().cpu() for k, v in plain.state_dict().items()},
     }
 
 
