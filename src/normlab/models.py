@@ -295,7 +295,8 @@ class ResNet(nn.Module):
 
     @property
     def depth(self) -> int:
-        """Weighted layers on the longest path: the stem, two per block, the classifier."""
+        """The number of weighted layers on the longest path (the stem, two per block,
+        the classifier)."""
         return 2 + 2 * len(self.blocks)
 
     def forward(self, x: Tensor) -> Tensor:
