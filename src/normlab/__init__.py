@@ -8,6 +8,9 @@ The library behind the *normlab* book. Each module mirrors a part of the book:
   the training loop and the digits data used by the experiments.
 - :mod:`normlab.normalization`: batch, layer, instance and group normalization from their
   formula, with hand-derived backward passes, mirroring ``torch.nn``.
+- :mod:`normlab.sync_batchnorm`: batch normalization synchronized across processes with
+  ``torch.distributed``; :mod:`normlab.distributed` runs code on several local processes;
+  ``python -m normlab.examples.ddp_digits`` trains with DDP under ``torchrun``.
 - :mod:`normlab.label_smoothing`: label-smoothed targets and the cross-entropy against them
   (both conventions, PyTorch's included), and one-sided smoothing for GAN discriminators.
 - :mod:`normlab.calibration`: reliability diagrams, expected calibration error and
@@ -29,6 +32,7 @@ from normlab.calibration import (
 )
 from normlab.data import Digits, Split, load_digits
 from normlab.device import available_devices, get_device, seed_everything
+from normlab.distributed import CollectiveLog, count_collectives, launch
 from normlab.label_smoothing import (
     LabelSmoothingCrossEntropy,
     cluster_tightness,
@@ -69,6 +73,13 @@ from normlab.normalization import (
     update_running_stats,
 )
 from normlab.progress import progress_bar
+from normlab.sync_batchnorm import (
+    SyncBatchNorm,
+    SyncBatchNormFunction,
+    batch_moments,
+    convert_sync_batchnorm,
+    stats_from_moments,
+)
 from normlab.training import History, evaluate_classifier, fit_classifier, predict_logits
 
 __version__ = "0.1.0"
@@ -120,6 +131,15 @@ __all__ = [
     "batch_norm_backward_reduce",
     "batch_norm_backward_elemt",
     "update_running_stats",
+    # synchronized batch normalization and running on several processes
+    "SyncBatchNorm",
+    "convert_sync_batchnorm",
+    "SyncBatchNormFunction",
+    "batch_moments",
+    "stats_from_moments",
+    "launch",
+    "count_collectives",
+    "CollectiveLog",
     # label smoothing
     "smooth_labels",
     "label_smoothing_cross_entropy",

@@ -1,0 +1,456 @@
+"""Running code on several local processes with ``torch.distributed``, for tests and demos.
+
+:func:`launch` starts one process per rank (the ``spawn`` start method, so it works from a
+notebook), joins them into a process group (gloo on CPU by default), runs a function in
+each and returns every rank's result, with timeouts everywhere so that a mistake ends in an
+exception instead of a hang. The functions it runs must be importable (defined in a
+module, not in a notebook cell) so that the new processes can unpickle them; the workers
+below are such functions, used by the chapter on synchronized batch norm and its tests.
+
+:func:`count_collectives` counts the collective calls made through ``torch.distributed``'s
+Python functions, to check how often a layer communicates.
+
+Training scripts launched with ``torchrun`` do not need any of this: ``torchrun`` starts the
+processes and sets the environment that ``torch.distributed.init_process_group`` reads (see
+:mod:`normlab.examples.ddp_digits`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import pickle
+import queue as queue_module
+import socket
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from normlab._validation import check_choice, check_positive_float, check_positive_int
+
+__all__ = [
+    "find_free_port",
+    "launch",
+    "run_calls",
+    "CollectiveLog",
+    "count_collectives",
+    "shard_steps",
+    "forward_on_each_rank",
+    "time_modules",
+]
+
+_COLLECTIVES = (
+    "all_reduce",
+    "all_gather",
+    "all_gather_into_tensor",
+    "reduce_scatter",
+    "reduce_scatter_tensor",
+    "broadcast",
+    "reduce",
+    "all_to_all",
+    "barrier",
+)
+
+
+def find_free_port() -> int:
+    """A TCP port on the loopback interface that is free now (the OS picks it: bind to 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ------------------------------------------------------------------------------- launching
+
+
+def _serialize(obj: object) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def _deserialize(data: bytes) -> object:
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+
+
+def _pack_error(err: BaseException) -> bytes:
+    trace = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    try:
+        exc = pickle.loads(pickle.dumps(err))
+    except Exception:  # an exception that does not survive pickling: keep its text
+        exc = RuntimeError(f"{type(err).__name__}: {err}")
+    return pickle.dumps((exc, trace))
+
+
+def _run_rank(
+    rank: int,
+    world_size: int,
+    port: int,
+    backend: str,
+    timeout: float,
+    threads: int,
+    call: bytes,
+    results: Any,
+) -> None:
+    """The body of every spawned process."""
+    torch.set_num_threads(threads)
+    try:
+        fn, args, kwargs = _deserialize(call)
+        dist.init_process_group(
+            backend,
+            init_method=f"tcp://127.0.0.1:{port}",
+            rank=rank,
+            world_size=world_size,
+            timeout=datetime.timedelta(seconds=timeout),
+        )
+        if backend == "nccl":
+            torch.cuda.set_device(rank % torch.cuda.device_count())
+        result = fn(*args, **kwargs)
+        results.put((rank, True, _serialize(result)))
+    except BaseException as err:  # reported to the parent, which re-raises it
+        results.put((rank, False, _pack_error(err)))
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def launch(
+    fn: Callable[..., Any],
+    world_size: int,
+    *args: Any,
+    backend: str = "gloo",
+    timeout: float = 120.0,
+    threads: int = 1,
+    return_exceptions: bool = False,
+    **kwargs: Any,
+) -> list[Any]:
+    """Run ``fn(*args, **kwargs)`` in ``world_size`` new processes joined in a process group.
+
+    Each process initializes ``torch.distributed`` (rank ``0 … world_size − 1``, the given
+    ``backend``, a free loopback port, and ``timeout`` for every collective), calls the
+    function, and sends back its result (any object ``torch.save`` can store; tensors
+    arrive on the CPU). Inside ``fn``, ``torch.distributed.get_rank()`` tells the rank.
+
+    Args:
+        fn: a function importable by name (defined in a module; a lambda or a function
+            defined in a notebook cannot be sent to a new process).
+        world_size: number of processes, >= 1.
+        *args: positional arguments of ``fn``, the same for every rank (picklable).
+        backend: ``"gloo"`` (CPU and GPU tensors) or ``"nccl"`` (one GPU per rank; rank
+            ``r`` uses GPU ``r``).
+        timeout: seconds allowed for the whole run, and for each collective inside it.
+        threads: ``torch.set_num_threads`` in each process (1 keeps several processes on a
+            laptop from competing for the cores).
+        return_exceptions: return a rank's exception in its place in the list instead of
+            raising the first one.
+        **kwargs: keyword arguments of ``fn``, the same for every rank (picklable).
+
+    Returns:
+        The results of ranks ``0 … world_size − 1``, in order.
+
+    Raises:
+        TypeError: ``fn`` cannot be pickled.
+        TimeoutError: some rank did not finish within ``timeout`` seconds (it is killed).
+        Exception: without ``return_exceptions``, the exception raised by the lowest
+            failing rank, re-raised here with that rank's traceback as a note.
+    """
+    world_size = check_positive_int(world_size, "world_size")
+    timeout = check_positive_float(timeout, "timeout")
+    threads = check_positive_int(threads, "threads")
+    check_choice(backend, "backend", ("gloo", "nccl"))
+    try:
+        pickle.dumps(fn)
+    except Exception as err:
+        raise TypeError(
+            f"fn must be importable by name to run in a new process (a function defined in a "
+            f"module, not a lambda or a notebook function), got {fn!r}"
+        ) from err
+    # serialized here, not by the process start-up: torch.multiprocessing would put the
+    # tensors in shared memory, and every rank would then update the same buffers
+    call = _serialize((fn, args, kwargs))
+    context = torch.multiprocessing.get_context("spawn")
+    results = context.Queue()
+    port = find_free_port()
+    processes = [
+        context.Process(
+            target=_run_rank,
+            args=(rank, world_size, port, backend, timeout, threads, call, results),
+            daemon=True,
+        )
+        for rank in range(world_size)
+    ]
+    for process in processes:
+        process.start()
+    outcomes: dict[int, tuple[bool, bytes]] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while len(outcomes) < world_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                rank, ok, payload = results.get(timeout=min(remaining, 0.5))
+            except queue_module.Empty:
+                for rank, process in enumerate(processes):
+                    crashed = process.exitcode not in (None, 0)
+                    if crashed and rank not in outcomes and results.empty():
+                        message = f"rank {rank} died with exit code {process.exitcode}"
+                        outcomes[rank] = (False, _pack_error(RuntimeError(message)))
+                continue
+            outcomes[rank] = (ok, payload)
+            if not ok:  # the others fail soon (their peer is gone) or finish
+                deadline = min(deadline, time.monotonic() + 15.0)
+    finally:
+        for rank, process in enumerate(processes):
+            if rank in outcomes:  # done: give it a moment to leave the group cleanly
+                process.join(timeout=5.0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        results.close()
+    missing = [rank for rank in range(world_size) if rank not in outcomes]
+    values: list[Any] = []
+    for rank in range(world_size):
+        if rank in missing:
+            values.append(TimeoutError(f"rank {rank} did not finish within {timeout:g} s"))
+            continue
+        ok, payload = outcomes[rank]
+        if ok:
+            values.append(_deserialize(payload))
+        else:
+            exc, trace = pickle.loads(payload)
+            if hasattr(exc, "add_note"):  # Python >= 3.11
+                exc.add_note(f"(raised on rank {rank} of {world_size})\n{trace}")
+            values.append(exc)
+    if not return_exceptions:
+        failures = [v for v in values if isinstance(v, BaseException)]
+        if failures:
+            raise failures[0]
+    return values
+
+
+def run_calls(calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Worker: call each of ``calls`` (e.g. ``functools.partial`` objects of importable
+    functions) in turn and return their results, so that one :func:`launch` (one set of
+    process start-ups, a second or more each) serves several experiments."""
+    return [call() for call in calls]
+
+
+# ------------------------------------------------------------------ counting collectives
+
+
+@dataclass
+class CollectiveLog:
+    """Calls and payload bytes of each ``torch.distributed`` collective, by name."""
+
+    calls: dict[str, int] = field(default_factory=Counter)
+    bytes: dict[str, int] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        """Number of collective calls of every kind."""
+        return sum(self.calls.values())
+
+
+def _payload_bytes(args: tuple, kwargs: dict) -> int:
+    tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+@contextlib.contextmanager
+def count_collectives() -> Iterator[CollectiveLog]:
+    """Count the collectives called through ``torch.distributed``'s Python API meanwhile.
+
+    ``with count_collectives() as log: ...`` then ``log.calls["all_reduce"]``. The functions
+    of the ``torch.distributed`` module are wrapped for the duration of the block (code that
+    calls them as ``torch.distributed.all_reduce(...)`` or ``dist.all_reduce(...)`` is
+    counted; communication issued from C++, such as ``DistributedDataParallel``'s gradient
+    buckets, is not).
+    """
+    log = CollectiveLog()
+    originals = {name: getattr(dist, name) for name in _COLLECTIVES if hasattr(dist, name)}
+
+    def counting(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            log.calls[name] += 1
+            log.bytes[name] += _payload_bytes(args, kwargs)
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    for name, original in originals.items():
+        setattr(dist, name, counting(name, original))
+    try:
+        yield log
+    finally:
+        for name, original in originals.items():
+            setattr(dist, name, original)
+
+
+# ------------------------------------------------------------------------------- workers
+
+
+def _rank_and_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def shard_steps(
+    modules: dict[str, nn.Module],
+    inputs: Sequence[Tensor],
+    grad_outputs: Sequence[Tensor],
+    sizes: Sequence[int],
+    *,
+    train: bool = True,
+    catch_errors: bool = False,
+    device: str | torch.device = "cpu",
+    process_groups: Sequence[Sequence[int]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Worker: every rank runs its shard of each batch through each module, forward and
+    backward, and reports what happened.
+
+    Batch ``k`` is ``inputs[k]``; rank ``r`` takes the ``r``-th piece of
+    ``inputs[k].split(sizes)`` (and of ``grad_outputs[k]``), so concatenating the ranks'
+    outputs gives the module's output on the whole batch when it synchronizes, and
+    something else when it does not.
+
+    Args:
+        modules: name → module; each rank gets its own unpickled copy.
+        inputs, grad_outputs: one full batch per step, ``(N, C, *)``, and the gradient of
+            the loss with respect to the output on it.
+        sizes: shard size of each rank along axis 0 (one per rank, summing to ``N``).
+        train: training (``True``) or eval mode.
+        catch_errors: report a module's exception as text under ``"error"`` instead of
+            raising it.
+        device: where each rank computes.
+        process_groups: a partition of the ranks, e.g. ``[[0, 2], [1]]``: each rank sets
+            the ``process_group`` of every module that has one to the group it belongs
+            to (``None``: the modules keep theirs, by default the world).
+
+    Returns:
+        name → ``{"output", "grad_input", "grad_weight", "grad_bias"}`` (lists over the
+        steps of this rank's tensors; the parameter gradients are this rank's, accumulated
+        over the steps), ``"running_mean"``, ``"running_var"``, ``"num_batches_tracked"``
+        after the last step, ``"collectives"`` (a :class:`CollectiveLog` of all steps), or
+        ``{"error": "Type: message"}``.
+    """
+    rank, world = _rank_and_world()
+    if len(sizes) != world:
+        raise ValueError(f"sizes must have one entry per rank ({world}), got {list(sizes)}")
+    group = _my_group(process_groups, rank, world)
+    report: dict[str, dict[str, Any]] = {}
+    for name, module in modules.items():
+        module.to(device).train(train)
+        if process_groups is not None:
+            for layer in module.modules():
+                if hasattr(layer, "process_group"):
+                    layer.process_group = group
+        entry: dict[str, Any] = {"output": [], "grad_input": []}
+        try:
+            with count_collectives() as log:
+                for x, g in zip(inputs, grad_outputs, strict=True):
+                    shard = x.to(device).split(list(sizes))[rank].clone().requires_grad_()
+                    out = module(shard)
+                    out.backward(g.to(device).split(list(sizes))[rank])
+                    entry["output"].append(out.detach().cpu())
+                    entry["grad_input"].append(shard.grad.cpu())
+        except Exception as err:
+            if not catch_errors:
+                raise
+            report[name] = {"error": f"{type(err).__name__}: {err}"}
+            continue
+        for key in ("weight", "bias"):
+            param = getattr(module, key, None)
+            grad = None if param is None or param.grad is None else param.grad.cpu()
+            entry[f"grad_{key}"] = grad
+        for key in ("running_mean", "running_var", "num_batches_tracked"):
+            buffer = getattr(module, key, None)
+            entry[key] = None if buffer is None else buffer.detach().cpu()
+        entry["collectives"] = log
+        report[name] = entry
+    return report
+
+
+def _my_group(process_groups: Sequence[Sequence[int]] | None, rank: int, world: int) -> Any:
+    if process_groups is None:
+        return None
+    parts = [sorted(int(r) for r in part) for part in process_groups]
+    if sorted(r for part in parts for r in part) != list(range(world)):
+        raise ValueError(
+            f"process_groups must partition the ranks 0..{world - 1}, got {list(process_groups)}"
+        )
+    mine = None
+    for part in parts:  # every rank creates every group, in the same order
+        group = dist.new_group(part)
+        if rank in part:
+            mine = group
+    return mine
+
+
+def forward_on_each_rank(
+    modules: nn.Module | Sequence[nn.Module],
+    inputs: Sequence[object],
+    *,
+    train: bool = True,
+    catch_errors: bool = True,
+) -> object:
+    """Worker: rank ``r`` calls ``modules[r](inputs[r])`` (or one shared module) and returns
+    its output, or, with ``catch_errors``, the text ``"Type: message"`` of its exception.
+
+    Used to check that inputs which are wrong on one rank give the same error on every rank.
+    """
+    rank, world = _rank_and_world()
+    if len(inputs) != world:
+        raise ValueError(f"inputs must have one entry per rank ({world}), got {len(inputs)}")
+    module = modules if isinstance(modules, nn.Module) else modules[rank]
+    module.train(train)
+    try:
+        return module(inputs[rank]).detach()
+    except Exception as err:
+        if not catch_errors:
+            raise
+        return f"{type(err).__name__}: {err}"
+
+
+def time_modules(
+    modules: dict[str, nn.Module],
+    shape: Sequence[int],
+    *,
+    repeats: int = 20,
+    device: str | torch.device = "cpu",
+) -> dict[str, dict[str, float]]:
+    """Worker: time one training step (forward and backward) of each module on this rank.
+
+    Every rank times ``modules[name](x).sum().backward()`` on its own random ``x`` of
+    ``shape`` (seeded by the rank), so a synchronizing module's time includes waiting for
+    the other ranks.
+
+    Returns:
+        name → ``{"best", "median"}`` seconds per step and ``"collectives"``, the number of
+        ``torch.distributed`` calls per step.
+    """
+    from normlab.benchmark import time_forward_backward
+
+    rank, _ = _rank_and_world()
+    generator = torch.Generator().manual_seed(rank)
+    x = torch.randn(tuple(shape), generator=generator).to(device)
+    timings: dict[str, dict[str, float]] = {}
+    for name, module in modules.items():
+        module.to(device).train()
+        with count_collectives() as log:
+            module(x).sum().backward()
+        timing = time_forward_backward(module, x, repeats=repeats)
+        timings[name] = {
+            "best": timing.best,
+            "median": timing.median,
+            "collectives": float(log.total),
+        }
+    return timings
