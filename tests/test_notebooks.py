@@ -102,6 +102,28 @@ def test_offline(path):
             )
 
 
+# An Output widget (what ipywidgets.interact/interactive draw into) makes nbclient, hence the
+# book build, hang now and then until the cell timeout (jupyter/nbclient#312);
+# normlab.interactive_figure redraws a figure through a display_id instead.
+HANGING_WIDGETS = [
+    r"\binteractive\(",
+    r"\binteract\(",
+    r"@\w*\.?interact\b",
+    r"interactive_output\(",
+    r"\bOutput\(",
+]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_widgets_do_not_use_output_widgets(path):
+    for source in code_cells(load(path)):
+        for pattern in HANGING_WIDGETS:
+            assert not re.search(pattern, source), (
+                f"{path.name}: use normlab.interactive_figure instead of {pattern!r} "
+                f"(nbclient#312): {source[:80]}"
+            )
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_follows_the_chapter_template(path):
     nb = load(path)

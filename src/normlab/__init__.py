@@ -23,7 +23,7 @@ Importing ``normlab`` imports only PyTorch and NumPy.
 """
 
 from normlab.benchmark import Timing, time_call, time_forward_backward
-from normlab.book import show_source
+from normlab.book import interactive_figure, show_source
 from normlab.calibration import (
     ReliabilityDiagram,
     expected_calibration_error,
@@ -155,6 +155,7 @@ __all__ = [
     # notebooks and benchmarks
     "progress_bar",
     "show_source",
+    "interactive_figure",
     "time_call",
     "time_forward_backward",
     "Timing",
