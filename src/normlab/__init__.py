@@ -7,6 +7,10 @@ The library behind the *normlab* book. Each module mirrors a part of the book:
 - :mod:`normlab.models`, :mod:`normlab.training`, :mod:`normlab.data`: the small models,
   the training loop and the digits data used by the experiments.
 - :mod:`normlab.label_smoothing`: soft targets (one-sided smoothing for GAN discriminators).
+- :mod:`normlab.lipschitz`: Lipschitz constants of layers (including the true operator norm
+  of a convolution), upper and lower bounds for whole networks.
+- :mod:`normlab.spectral_normalization`: ``spectral_norm``, a drop-in for PyTorch's
+  parametrization.
 - :mod:`normlab.device`, :mod:`normlab.progress`, :mod:`normlab.book`,
   :mod:`normlab.benchmark`: choosing CPU or GPU, seeding, quiet progress bars, showing source
   code in the chapters, and timing.
@@ -27,8 +31,21 @@ from normlab.linalg import (
     spectral_radius,
     vector_norm,
 )
+from normlab.lipschitz import (
+    LipschitzLowerBound,
+    activation_lipschitz,
+    circular_conv_singular_values,
+    conv_operator_norm,
+    layer_lipschitz,
+    lipschitz_constants,
+    lipschitz_lower_bound_gradient,
+    lipschitz_lower_bound_pairs,
+    lipschitz_upper_bound,
+    operator_norm,
+)
 from normlab.models import MLP
 from normlab.progress import progress_bar
+from normlab.spectral_normalization import SpectralNorm, remove_spectral_norm, spectral_norm
 from normlab.training import History, evaluate_classifier, fit_classifier, predict_logits
 
 __version__ = "0.1.0"
@@ -57,6 +74,21 @@ __all__ = [
     "History",
     # label smoothing
     "one_sided_smooth_labels",
+    # Lipschitz constants and bounds
+    "activation_lipschitz",
+    "circular_conv_singular_values",
+    "operator_norm",
+    "conv_operator_norm",
+    "layer_lipschitz",
+    "lipschitz_constants",
+    "lipschitz_upper_bound",
+    "lipschitz_lower_bound_gradient",
+    "lipschitz_lower_bound_pairs",
+    "LipschitzLowerBound",
+    # spectral normalization
+    "spectral_norm",
+    "remove_spectral_norm",
+    "SpectralNorm",
     # notebooks and benchmarks
     "progress_bar",
     "show_source",
