@@ -290,6 +290,7 @@ class DigitsClassifier(nn.Module):
         self.head = nn.Linear(feature_dim, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(N, 10)`` of images ``(N, 1, 8, 8)`` (or ``(N, 64)``)."""
         return self.head(self.features(x))
 
 

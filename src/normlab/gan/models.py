@@ -22,17 +22,15 @@ from normlab.models import NormFactory
 
 __all__ = ["MLPGenerator", "MLPCritic", "ConvGenerator", "ConvCritic"]
 
-Activation = Callable[[], nn.Module]
-
-#: LeakyReLU with slope 0.2 for negative inputs, the critic activation of DCGAN.
-leaky_relu = partial(nn.LeakyReLU, 0.2)
+# LeakyReLU with slope 0.2 for negative inputs, the critic activation of DCGAN
+_leaky_relu = partial(nn.LeakyReLU, 0.2)
 
 
 def _hidden_stack(
     in_features: int,
     hidden_features: Sequence[int],
     norm_layer: NormFactory | None,
-    activation: Activation,
+    activation: Callable[[], nn.Module],
 ) -> tuple[list[nn.Module], int]:
     layers: list[nn.Module] = []
     previous = in_features
@@ -70,8 +68,8 @@ class MLPGenerator(nn.Sequential):
         out_features: int = 2,
         *,
         norm_layer: NormFactory | None = None,
-        activation: Activation = nn.ReLU,
-        output_activation: Activation | None = None,
+        activation: Callable[[], nn.Module] = nn.ReLU,
+        output_activation: Callable[[], nn.Module] | None = None,
     ) -> None:
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         check_positive_int(out_features, "out_features")
@@ -105,7 +103,7 @@ class MLPCritic(nn.Sequential):
         hidden_features: Sequence[int] = (128, 128),
         *,
         norm_layer: NormFactory | None = None,
-        activation: Activation = nn.ReLU,
+        activation: Callable[[], nn.Module] = nn.ReLU,
     ) -> None:
         check_positive_int(in_features, "in_features")
         layers, previous = _hidden_stack(in_features, hidden_features, norm_layer, activation)
@@ -196,7 +194,7 @@ class ConvCritic(nn.Sequential):
         *,
         image_size: int = 8,
         norm_layer: NormFactory | None = None,
-        activation: Activation = leaky_relu,
+        activation: Callable[[], nn.Module] = _leaky_relu,
     ) -> None:
         check_positive_int(in_channels, "in_channels")
         channels = check_positive_int(channels, "channels")

@@ -10,7 +10,7 @@ Design choices, each for a reason:
   a ``DataLoader``. Real and generated samples go through the critic in one call when it has
   no batch normalization.
 - **Reproducibility.** Noise and data are drawn from the loop's own seeded generators;
-  metric callbacks run inside :func:`torch.random.fork_rng`, so evaluating more or less
+  metric callbacks run inside ``torch.random.fork_rng``, so evaluating more or less
   often never changes the training trajectory.
 - **Exact resume.** A checkpoint holds the models, the optimizers, the counters, the history
   and every random state that training reads (the loop's generators, PyTorch's global CPU and
@@ -46,9 +46,18 @@ from normlab.gan.losses import get_loss
 from normlab.gan.penalties import clip_weights, gradient_penalty
 from normlab.progress import progress_bar
 
-__all__ = ["GANHistory", "train_gan", "generate", "has_batch_norm"]
+__all__ = [
+    "GANHistory",
+    "train_gan",
+    "generate",
+    "has_batch_norm",
+    "OptimizerFactory",
+    "Evaluate",
+]
 
+#: A callable ``parameters -> optimizer``, e.g. ``lambda p: torch.optim.Adam(p, lr=1e-4)``.
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+#: A metric callback ``(generator, critic) -> {name: value}``.
 Evaluate = Callable[[nn.Module, nn.Module], Mapping[str, float]]
 
 _CHECKPOINT_FORMAT = 1
@@ -114,7 +123,7 @@ class GANHistory:
 
     @property
     def seconds(self) -> float:
-        """Training time: critic and generator steps (metrics and checkpoints excluded)."""
+        """The time spent in critic and generator steps (metrics and checkpoints excluded)."""
         return self.critic_seconds + self.generator_seconds
 
     def state_dict(self) -> dict[str, Any]:
@@ -551,7 +560,7 @@ def train_gan(
         eval_every: call ``evaluate`` before training, every ``eval_every`` generator steps
             and at the end.
         evaluate: ``(generator, critic) -> {name: float}``, e.g. mode coverage or exact W1.
-            It runs inside :func:`torch.random.fork_rng`, so it cannot change the
+            It runs inside ``torch.random.fork_rng``, so it cannot change the
             training's random streams; it should not change the models.
         checkpoint_path: file to save checkpoints to (and to resume from).
         checkpoint_every: save every that many generator steps (and at the end); default:
