@@ -7,6 +7,8 @@ The library behind the *normlab* book. Each module mirrors a part of the book:
 - :mod:`normlab.models`, :mod:`normlab.training`, :mod:`normlab.data`: the small models,
   the training loop and the digits data used by the experiments.
 - :mod:`normlab.label_smoothing`: soft targets (one-sided smoothing for GAN discriminators).
+- :mod:`normlab.gan`: GANs and Wasserstein GANs: toy data, models, losses, the gradient
+  penalty and weight clipping, a training loop with exact resume, and sample-quality metrics.
 - :mod:`normlab.lipschitz`: Lipschitz constants of layers (including the true operator norm
   of a convolution), upper and lower bounds for whole networks.
 - :mod:`normlab.spectral_normalization`: ``spectral_norm``, a drop-in for PyTorch's
@@ -18,10 +20,27 @@ The library behind the *normlab* book. Each module mirrors a part of the book:
 Importing ``normlab`` imports only PyTorch and NumPy.
 """
 
+from normlab import gan  # noqa: F401 - normlab.gan is part of the API
 from normlab.benchmark import Timing, time_call, time_forward_backward
 from normlab.book import show_source
 from normlab.data import Digits, Split, load_digits
 from normlab.device import available_devices, get_device, seed_everything
+from normlab.gan import (
+    ConvCritic,
+    ConvGenerator,
+    GANHistory,
+    GaussianMixture,
+    MLPCritic,
+    MLPGenerator,
+    clip_weights,
+    frechet_distance,
+    gradient_penalty,
+    grid_of_gaussians,
+    mode_statistics,
+    ring_of_gaussians,
+    train_gan,
+    wasserstein1,
+)
 from normlab.label_smoothing import one_sided_smooth_labels
 from normlab.linalg import (
     matrix_norm,
@@ -74,6 +93,21 @@ __all__ = [
     "History",
     # label smoothing
     "one_sided_smooth_labels",
+    # GANs and Wasserstein GANs (the subpackage normlab.gan has the rest)
+    "ring_of_gaussians",
+    "grid_of_gaussians",
+    "GaussianMixture",
+    "MLPGenerator",
+    "MLPCritic",
+    "ConvGenerator",
+    "ConvCritic",
+    "gradient_penalty",
+    "clip_weights",
+    "train_gan",
+    "GANHistory",
+    "mode_statistics",
+    "wasserstein1",
+    "frechet_distance",
     # Lipschitz constants and bounds
     "activation_lipschitz",
     "circular_conv_singular_values",
