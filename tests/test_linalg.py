@@ -410,3 +410,46 @@ def test_largest_singular_value_bounds_every_stretch(a, seed):
 def test_bad_input_is_a_clear_error(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# ---------------------------------------------------------------------------- power_iteration, v
+
+
+def test_power_iteration_from_v_is_the_same_alternation_half_a_step_later():
+    """Starting from v0 (PyTorch's order) = starting from u0 = normalize(W v0) (Miyato's)."""
+    W = torch.randn(9, 6, dtype=torch.float64)
+    v0 = torch.randn(6, dtype=torch.float64)
+    sigma_v, u_v, v_v = normlab.power_iteration(W, 5, v=v0)
+    u0 = torch.nn.functional.normalize(W @ v0, dim=0)
+    # from u0, Miyato's order computes v1, u1, ..., v4, u4 after 4 iterations, then v5
+    _, u_u, v_u = normlab.power_iteration(W, 4, u=u0)
+    torch.testing.assert_close(u_v, u_u, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(v_v, torch.nn.functional.normalize(W.T @ u_u, dim=0))
+    assert sigma_v <= torch.linalg.matrix_norm(W, 2) * (1 + 1e-12)
+    torch.testing.assert_close(sigma_v, torch.dot(u_v, W @ v_v))
+
+
+def test_power_iteration_from_v_does_not_modify_it():
+    v0 = torch.randn(4)
+    copy = v0.clone()
+    normlab.power_iteration(torch.randn(3, 4), 3, v=v0)
+    assert torch.equal(v0, copy)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(u=torch.ones(3), v=torch.ones(4)), "pass at most one starting vector"),
+        (dict(v=torch.ones(3)), r"v must have shape \(4,\) .*one entry per column of W"),
+        (dict(v=torch.zeros(4)), "v must be a non-zero vector"),
+        (dict(v=torch.ones(4, dtype=torch.float64)), "v must have W's dtype and device"),
+    ],
+)
+def test_power_iteration_v_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        normlab.power_iteration(torch.ones(3, 4), 2, **kwargs)
+
+
+def test_power_iteration_v_must_be_floating():
+    with pytest.raises(TypeError, match="v must be a floating-point tensor"):
+        normlab.power_iteration(torch.ones(3, 4), 2, v=torch.ones(4, dtype=torch.int64))

@@ -15,6 +15,12 @@ The library behind the *normlab* book. Each module mirrors a part of the book:
   (both conventions, PyTorch's included), and one-sided smoothing for GAN discriminators.
 - :mod:`normlab.calibration`: reliability diagrams, expected calibration error and
   temperature scaling.
+- :mod:`normlab.gan`: GANs and Wasserstein GANs: toy data, models, losses, the gradient
+  penalty and weight clipping, a training loop with exact resume, and sample-quality metrics.
+- :mod:`normlab.lipschitz`: Lipschitz constants of layers (including the true operator norm
+  of a convolution), upper and lower bounds for whole networks.
+- :mod:`normlab.spectral_normalization`: ``spectral_norm``, a drop-in for PyTorch's
+  parametrization.
 - :mod:`normlab.device`, :mod:`normlab.progress`, :mod:`normlab.book`,
   :mod:`normlab.benchmark`: choosing CPU or GPU, seeding, quiet progress bars, showing source
   code in the chapters, and timing.
@@ -22,6 +28,7 @@ The library behind the *normlab* book. Each module mirrors a part of the book:
 Importing ``normlab`` imports only PyTorch and NumPy.
 """
 
+from normlab import gan  # noqa: F401 - normlab.gan is part of the API
 from normlab.benchmark import Timing, time_call, time_forward_backward
 from normlab.book import interactive_figure, show_source
 from normlab.calibration import (
@@ -33,6 +40,22 @@ from normlab.calibration import (
 from normlab.data import Digits, Split, load_digits
 from normlab.device import available_devices, get_device, seed_everything
 from normlab.distributed import CollectiveLog, count_collectives, launch
+from normlab.gan import (
+    ConvCritic,
+    ConvGenerator,
+    GANHistory,
+    GaussianMixture,
+    MLPCritic,
+    MLPGenerator,
+    clip_weights,
+    frechet_distance,
+    gradient_penalty,
+    grid_of_gaussians,
+    mode_statistics,
+    ring_of_gaussians,
+    train_gan,
+    wasserstein1,
+)
 from normlab.label_smoothing import (
     LabelSmoothingCrossEntropy,
     cluster_tightness,
@@ -48,6 +71,18 @@ from normlab.linalg import (
     singular_values,
     spectral_radius,
     vector_norm,
+)
+from normlab.lipschitz import (
+    LipschitzLowerBound,
+    activation_lipschitz,
+    circular_conv_singular_values,
+    conv_operator_norm,
+    layer_lipschitz,
+    lipschitz_constants,
+    lipschitz_lower_bound_gradient,
+    lipschitz_lower_bound_pairs,
+    lipschitz_upper_bound,
+    operator_norm,
 )
 from normlab.models import MLP, ConvNet, LeNet, ResidualBlock, ResNet
 from normlab.normalization import (
@@ -73,6 +108,7 @@ from normlab.normalization import (
     update_running_stats,
 )
 from normlab.progress import progress_bar
+from normlab.spectral_normalization import SpectralNorm, remove_spectral_norm, spectral_norm
 from normlab.sync_batchnorm import (
     SyncBatchNorm,
     SyncBatchNormFunction,
@@ -152,6 +188,36 @@ __all__ = [
     "reliability_diagram",
     "ReliabilityDiagram",
     "fit_temperature",
+    # GANs and Wasserstein GANs (the subpackage normlab.gan has the rest)
+    "ring_of_gaussians",
+    "grid_of_gaussians",
+    "GaussianMixture",
+    "MLPGenerator",
+    "MLPCritic",
+    "ConvGenerator",
+    "ConvCritic",
+    "gradient_penalty",
+    "clip_weights",
+    "train_gan",
+    "GANHistory",
+    "mode_statistics",
+    "wasserstein1",
+    "frechet_distance",
+    # Lipschitz constants and bounds
+    "activation_lipschitz",
+    "circular_conv_singular_values",
+    "operator_norm",
+    "conv_operator_norm",
+    "layer_lipschitz",
+    "lipschitz_constants",
+    "lipschitz_upper_bound",
+    "lipschitz_lower_bound_gradient",
+    "lipschitz_lower_bound_pairs",
+    "LipschitzLowerBound",
+    # spectral normalization
+    "spectral_norm",
+    "remove_spectral_norm",
+    "SpectralNorm",
     # notebooks and benchmarks
     "progress_bar",
     "show_source",

@@ -281,8 +281,29 @@ def spectral_radius(A: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------- power iteration
 
 
+def _check_start_vector(x: torch.Tensor, name: str, size: int, W: torch.Tensor, what: str) -> None:
+    """Validate a starting vector of ``power_iteration`` (``u`` or ``v``)."""
+    check_floating(x, name)
+    if x.shape != (size,):
+        raise ValueError(
+            f"{name} must have shape ({size},) to match W of shape {tuple(W.shape)} "
+            f"({what}), got {tuple(x.shape)}"
+        )
+    if x.dtype != W.dtype or x.device != W.device:
+        raise ValueError(
+            f"{name} must have W's dtype and device ({W.dtype}, {W.device}), "
+            f"got ({x.dtype}, {x.device})"
+        )
+    if not bool(x.detach().abs().amax() > 0):
+        raise ValueError(f"{name} must be a non-zero vector: power iteration cannot leave 0")
+
+
 def _check_power_iteration_arguments(
-    W: torch.Tensor, n_iters: object, u: torch.Tensor | None, eps: object
+    W: torch.Tensor,
+    n_iters: object,
+    u: torch.Tensor | None,
+    eps: object,
+    v: torch.Tensor | None = None,
 ) -> tuple[int, float]:
     """Validate ``power_iteration``'s arguments; return ``n_iters`` and ``eps``."""
     check_floating(W, "W")
@@ -290,21 +311,15 @@ def _check_power_iteration_arguments(
     check_nonempty(W, "W")
     n_iters = check_positive_int(n_iters, "n_iters")
     eps = check_positive_float(eps, "eps")
-    m = W.shape[0]
+    if u is not None and v is not None:
+        raise ValueError(
+            "pass at most one starting vector: u (the iteration starts with v <- W^T u) "
+            "or v (it starts with u <- W v), not both"
+        )
     if u is not None:
-        check_floating(u, "u")
-        if u.shape != (m,):
-            raise ValueError(
-                f"u must have shape ({m},) to match W of shape {tuple(W.shape)} "
-                f"(one entry per row of W), got {tuple(u.shape)}"
-            )
-        if u.dtype != W.dtype or u.device != W.device:
-            raise ValueError(
-                f"u must have W's dtype and device ({W.dtype}, {W.device}), "
-                f"got ({u.dtype}, {u.device})"
-            )
-        if not bool(u.detach().abs().amax() > 0):
-            raise ValueError("u must be a non-zero vector: power iteration cannot leave 0")
+        _check_start_vector(u, "u", W.shape[0], W, "one entry per row of W")
+    if v is not None:
+        _check_start_vector(v, "v", W.shape[1], W, "one entry per column of W")
     return n_iters, eps
 
 
@@ -314,6 +329,7 @@ def power_iteration(
     u: torch.Tensor | None = None,
     eps: float = 1e-12,
     *,
+    v: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""Estimate the largest singular value of a matrix by power iteration.
@@ -333,9 +349,16 @@ def power_iteration(
     :math:`(\sigma_2/\sigma_1)^{4k}`. For unit :math:`u, v`, :math:`u^\top W v \le \sigma_1`, so
     the estimate never overshoots (up to rounding).
 
-    Runs under ``torch.no_grad()`` and never modifies ``W`` or ``u``. Pass the returned ``u``
-    back in as ``u`` to warm-start the next call, as spectral normalization does once per
+    Runs under ``torch.no_grad()`` and never modifies ``W``, ``u`` or ``v``. Pass the returned
+    ``u`` back in as ``u`` to warm-start the next call, as spectral normalization does once per
     training step.
+
+    Passing a right vector ``v`` instead starts the same alternation one half-step later,
+    :math:`u \leftarrow Wv/\|Wv\|_2` then :math:`v \leftarrow W^\top u/\|W^\top u\|_2`:
+    the order of ``torch.nn.utils.parametrizations.spectral_norm``, whose buffers are
+    reproduced by ``power_iteration(W, k, v=v0)`` (see
+    :func:`normlab.spectral_normalization.spectral_norm`). The estimate is then
+    :math:`u^\top W v = \|W^\top u\|_2`, again never above :math:`\sigma_1`.
 
     Args:
         W: real floating-point matrix of shape ``(m, n)``, any ``m`` and ``n``.
@@ -343,7 +366,10 @@ def power_iteration(
         u: starting left vector of shape ``(m,)``, non-zero, same dtype and device as ``W``;
             normalized before use. ``None`` draws one from a standard normal distribution.
         eps: added safety in the normalizations (``F.normalize``'s ``eps``), must be > 0.
-        generator: random generator for the starting vector when ``u`` is None.
+        v: starting right vector of shape ``(n,)``, keyword only; starts with the update of
+            ``u`` (PyTorch's order). Give ``u`` or ``v``, not both.
+        generator: random generator for the starting vector when neither ``u`` nor ``v``
+            is given.
 
     Returns:
         ``(sigma, u, v)``: the estimate (0-d tensor) and the unit vectors of shapes ``(m,)``
@@ -351,19 +377,25 @@ def power_iteration(
 
     Raises:
         TypeError: ``W`` or ``u`` is not a floating-point tensor; ``n_iters`` is not an int.
-        ValueError: ``W`` is not 2-D or is empty; ``n_iters < 1``; ``eps <= 0``; ``u`` has the
-            wrong shape, dtype or device, or is zero.
+        ValueError: ``W`` is not 2-D or is empty; ``n_iters < 1``; ``eps <= 0``; ``u`` or
+            ``v`` has the wrong shape, dtype or device, or is zero; both are given.
     """
-    n_iters, eps = _check_power_iteration_arguments(W, n_iters, u, eps)
+    n_iters, eps = _check_power_iteration_arguments(W, n_iters, u, eps, v)
     m = W.shape[0]
     with torch.no_grad():
         W = W.detach()
-        if u is None:
-            u = torch.randn(m, dtype=W.dtype, device=W.device, generator=generator)
-        u = F.normalize(u.detach(), dim=0, eps=eps)  # a new tensor: the caller's u is untouched
-        for _ in range(n_iters):
-            v = F.normalize(W.mT @ u, dim=0, eps=eps)
-            u = F.normalize(W @ v, dim=0, eps=eps)
+        if v is None:  # Miyato et al.'s order: v from u, then u from v
+            if u is None:
+                u = torch.randn(m, dtype=W.dtype, device=W.device, generator=generator)
+            u = F.normalize(u.detach(), dim=0, eps=eps)  # a new tensor: the caller's is untouched
+            for _ in range(n_iters):
+                v = F.normalize(W.mT @ u, dim=0, eps=eps)
+                u = F.normalize(W @ v, dim=0, eps=eps)
+        else:  # PyTorch's order: the same alternation, shifted by half an iteration
+            v = F.normalize(v.detach(), dim=0, eps=eps)
+            for _ in range(n_iters):
+                u = F.normalize(W @ v, dim=0, eps=eps)
+                v = F.normalize(W.mT @ u, dim=0, eps=eps)
         sigma = torch.dot(u, W @ v)
     return sigma, u, v
 

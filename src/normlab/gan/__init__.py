@@ -1,0 +1,81 @@
+"""GANs and Wasserstein GANs: data, models, losses, Lipschitz constraints, training, metrics.
+
+One module per idea, as in the book's Part IV:
+
+- :mod:`normlab.gan.data`: the ring and the grid of Gaussians (seeded samplers);
+- :mod:`normlab.gan.models`: MLP and small convolutional generators and critics;
+- :mod:`normlab.gan.losses`: minimax, non-saturating, Wasserstein and hinge losses;
+- :mod:`normlab.gan.penalties`: the gradient penalty of WGAN-GP and weight clipping;
+- :mod:`normlab.gan.training`: one loop for every variant, with exact resume;
+- :mod:`normlab.gan.metrics`: mode coverage, exact W1, a digits classifier and Fréchet
+  distance.
+"""
+
+from normlab.gan.data import GaussianMixture, grid_of_gaussians, ring_of_gaussians
+from normlab.gan.losses import (
+    LOSSES,
+    GANLoss,
+    get_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    minimax_discriminator_loss,
+    minimax_generator_loss,
+    non_saturating_discriminator_loss,
+    non_saturating_generator_loss,
+    wasserstein_critic_loss,
+    wasserstein_generator_loss,
+)
+from normlab.gan.metrics import (
+    DigitsClassifier,
+    ModeStatistics,
+    class_statistics,
+    frechet_distance,
+    mode_statistics,
+    train_digits_classifier,
+    wasserstein1,
+)
+from normlab.gan.models import ConvCritic, ConvGenerator, MLPCritic, MLPGenerator
+from normlab.gan.penalties import clip_weights, critic_gradient_norm, gradient_penalty, interpolate
+from normlab.gan.training import GANHistory, generate, has_batch_norm, train_gan
+
+__all__ = [
+    # data
+    "GaussianMixture",
+    "ring_of_gaussians",
+    "grid_of_gaussians",
+    # models
+    "MLPGenerator",
+    "MLPCritic",
+    "ConvGenerator",
+    "ConvCritic",
+    # losses
+    "minimax_discriminator_loss",
+    "minimax_generator_loss",
+    "non_saturating_discriminator_loss",
+    "non_saturating_generator_loss",
+    "wasserstein_critic_loss",
+    "wasserstein_generator_loss",
+    "hinge_discriminator_loss",
+    "hinge_generator_loss",
+    "GANLoss",
+    "LOSSES",
+    "get_loss",
+    # Lipschitz constraints
+    "gradient_penalty",
+    "interpolate",
+    "critic_gradient_norm",
+    "clip_weights",
+    # training
+    "train_gan",
+    "GANHistory",
+    "generate",
+    "has_batch_norm",
+    # metrics
+    "ModeStatistics",
+    "mode_statistics",
+    "class_statistics",
+    "wasserstein1",
+    "frechet_distance",
+    "DigitsClassifier",
+    "train_digits_classifier",
+]

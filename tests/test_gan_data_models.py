@@ -1,0 +1,105 @@
+"""Toy mixtures, and the generators and critics of normlab.gan."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from normlab import gan
+
+
+def test_ring_centres_are_at_angles_two_pi_k_over_k():
+    ring = gan.ring_of_gaussians(dtype=torch.float64)
+    assert ring.n_modes == 8 and ring.dim == 2 and ring.std == 0.02
+    angles = torch.atan2(ring.centres[:, 1], ring.centres[:, 0]) % (2 * math.pi)
+    expected = 2 * math.pi * torch.arange(8, dtype=torch.float64) / 8
+    torch.testing.assert_close(angles, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(ring.centres.norm(dim=1), torch.full((8,), 2.0, dtype=torch.float64))
+    # all distinct: the nearest other centre is one chord 2·2·sin(π/8) away
+    gaps = torch.cdist(ring.centres, ring.centres) + 10 * torch.eye(8, dtype=torch.float64)
+    assert gaps.min().item() == pytest.approx(4 * math.sin(math.pi / 8))
+
+
+def test_linspace_ring_would_have_only_seven_distinct_modes():
+    # the common mistake this module avoids (RESEARCH.md, tutorial errors)
+    angles = torch.linspace(0, 2 * math.pi, 8, dtype=torch.float64)
+    centres = 2 * torch.stack([angles.cos(), angles.sin()], dim=1)
+    assert torch.allclose(centres[0], centres[-1], atol=1e-12)
+
+
+def test_grid_centres():
+    grid = gan.grid_of_gaussians(dtype=torch.float64)
+    assert grid.n_modes == 25 and grid.std == 0.05
+    assert sorted(set(grid.centres[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    assert sorted(set(grid.centres[:, 1].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    assert len({tuple(c) for c in grid.centres.tolist()}) == 25
+
+
+def test_mixture_samples_are_seeded_and_have_the_right_moments(device):
+    ring = gan.ring_of_gaussians(device=device, dtype=torch.float64)
+    seeded = torch.Generator(device).manual_seed(3)
+    a, modes = ring.sample(20000, generator=seeded, return_modes=True)
+    b = ring.sample(20000, generator=torch.Generator(device).manual_seed(3))
+    assert torch.equal(a, b) and a.device.type == device.type and a.dtype == torch.float64
+    counts = torch.bincount(modes, minlength=8).double() / 20000
+    assert torch.all((counts - 1 / 8).abs() < 0.015)  # 5 binomial standard deviations
+    residual = a - ring.centres[modes]
+    assert residual.std().item() == pytest.approx(0.02, rel=0.03)
+
+
+def test_mixture_bad_inputs():
+    with pytest.raises(ValueError, match="centres must be a 2-D tensor"):
+        gan.GaussianMixture(torch.zeros(3), 0.1)
+    with pytest.raises(ValueError, match="std must be > 0"):
+        gan.GaussianMixture(torch.zeros(3, 2), 0.0)
+    with pytest.raises(TypeError, match="centres must be a floating-point tensor"):
+        gan.GaussianMixture(torch.zeros(3, 2, dtype=torch.int64), 0.1)
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        gan.ring_of_gaussians().sample(0)
+    with pytest.raises(ValueError, match="n_modes must be a positive int"):
+        gan.ring_of_gaussians(0)
+    with pytest.raises(ValueError, match="radius must be > 0"):
+        gan.ring_of_gaussians(radius=-1.0)
+    with pytest.raises(ValueError, match="spacing must be > 0"):
+        gan.grid_of_gaussians(spacing=0.0)
+
+
+def test_mlp_shapes_and_structure():
+    generator = gan.MLPGenerator(3, (16, 8), 2, output_activation=nn.Tanh)
+    critic = gan.MLPCritic(2, (16, 16, 16))
+    z = torch.randn(5, 3)
+    x = generator(z)
+    assert x.shape == (5, 2) and x.abs().max() < 1 and generator.latent_dim == 3
+    assert critic(x).shape == (5,)
+    assert sum(isinstance(m, nn.Linear) for m in critic) == 4
+    layer_normed = gan.MLPCritic(2, (8,), norm_layer=nn.LayerNorm)
+    assert any(isinstance(m, nn.LayerNorm) for m in layer_normed)
+    assert gan.MLPCritic(64, (8,))(torch.randn(4, 1, 8, 8)).shape == (4,)
+
+
+def test_conv_models_on_digit_sized_images():
+    generator = gan.ConvGenerator(latent_dim=10, channels=8)
+    critic = gan.ConvCritic(channels=8)
+    images = generator(torch.randn(4, 10))
+    assert images.shape == (4, 1, 8, 8) and images.abs().max() < 1
+    assert critic(images).shape == (4,)
+    big = gan.ConvGenerator(latent_dim=4, channels=4, out_channels=3, image_size=16)
+    assert big(torch.randn(2, 4)).shape == (2, 3, 16, 16)
+    assert gan.ConvCritic(3, 4, image_size=16)(torch.randn(2, 3, 16, 16)).shape == (2,)
+    with_bn = gan.ConvGenerator(channels=4, norm_layer=nn.BatchNorm2d)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in with_bn) == 2
+    assert gan.has_batch_norm(with_bn) and not gan.has_batch_norm(critic)
+
+
+def test_model_bad_inputs():
+    with pytest.raises(ValueError, match="image_size must be a multiple of 4"):
+        gan.ConvGenerator(image_size=10)
+    with pytest.raises(ValueError, match="latent_dim must be a positive int"):
+        gan.MLPGenerator(0)
+    with pytest.raises(ValueError, match=r"hidden_features\[i\] must be a positive int"):
+        gan.MLPCritic(2, (8, 0))
+    with pytest.raises(TypeError, match="channels must be an int"):
+        gan.ConvCritic(channels=2.5)
