@@ -532,6 +532,12 @@ def train_gan(
     - SN-GAN (Miyato et al., 2018): a critic with spectrally normalized layers and
       ``loss="hinge"`` or ``"non_saturating"``.
 
+    The critic stays in training mode during the generator step, as in the reference
+    implementations: a spectrally normalized critic therefore runs one more power iteration
+    per generator step (its weights do not move during that step, so the estimate only
+    improves), and a critic with batch normalization normalizes the fake batch with its own
+    statistics.
+
     Args:
         generator: maps ``(B, latent_dim)`` noise to samples shaped like the data.
         critic: maps a batch of samples to scores ``(B,)`` (any ``nn.Module``).
