@@ -849,6 +849,29 @@ def _check_bool(value: object, name: str) -> bool:
     return value
 
 
+def _register_affine(
+    module: nn.Module, enabled: bool, bias: bool, shape: tuple[int, ...], factory: dict
+) -> None:
+    """Register ``weight`` and ``bias`` (uninitialised) or ``None`` placeholders, as torch.nn."""
+    if enabled:
+        module.weight = nn.Parameter(torch.empty(shape, **factory))
+        if bias:
+            module.bias = nn.Parameter(torch.empty(shape, **factory))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def _reset_affine(module: nn.Module) -> None:
+    """:math:`\\gamma = 1`, :math:`\\beta = 0` for whichever of the two exist."""
+    if module.weight is not None:
+        nn.init.ones_(module.weight)
+    if module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
 class _NormBase(nn.Module):
     """What batch and instance norm share: parameters, running buffers and their bookkeeping.
 
@@ -886,15 +909,7 @@ class _NormBase(nn.Module):
         self.affine = _check_bool(affine, "affine")
         self.track_running_stats = _check_bool(track_running_stats, "track_running_stats")
         _check_bool(bias, "bias")
-        if affine:
-            self.weight = nn.Parameter(torch.empty(num_features, **factory))
-            if bias:
-                self.bias = nn.Parameter(torch.empty(num_features, **factory))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, affine, bias, (num_features,), factory)
         if track_running_stats:
             self.register_buffer("running_mean", torch.zeros(num_features, **factory))
             self.register_buffer("running_var", torch.ones(num_features, **factory))
@@ -918,10 +933,7 @@ class _NormBase(nn.Module):
     def reset_parameters(self) -> None:
         """Reset the running statistics, and :math:`\\gamma = 1`, :math:`\\beta = 0`."""
         self.reset_running_stats()
-        if self.affine:
-            nn.init.ones_(self.weight)
-            if self.bias is not None:
-                nn.init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, input: Tensor) -> None:
         raise NotImplementedError
@@ -1243,23 +1255,12 @@ class LayerNorm(nn.Module):
         self.eps = _check_eps(eps)
         self.elementwise_affine = _check_bool(elementwise_affine, "elementwise_affine")
         _check_bool(bias, "bias")
-        if elementwise_affine:
-            self.weight = nn.Parameter(torch.empty(self.normalized_shape, **factory))
-            if bias:
-                self.bias = nn.Parameter(torch.empty(self.normalized_shape, **factory))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, elementwise_affine, bias, self.normalized_shape, factory)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """:math:`\\gamma = 1`, :math:`\\beta = 0`."""
-        if self.elementwise_affine:
-            nn.init.ones_(self.weight)
-            if self.bias is not None:
-                nn.init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         """Normalize ``input`` over its trailing ``normalized_shape`` dimensions."""
@@ -1321,23 +1322,12 @@ class GroupNorm(nn.Module):
         self.eps = _check_eps(eps)
         self.affine = _check_bool(affine, "affine")
         _check_bool(bias, "bias")
-        if affine:
-            self.weight = nn.Parameter(torch.empty(num_channels, **factory))
-            if bias:
-                self.bias = nn.Parameter(torch.empty(num_channels, **factory))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, affine, bias, (num_channels,), factory)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """:math:`\\gamma = 1`, :math:`\\beta = 0`."""
-        if self.affine:
-            nn.init.ones_(self.weight)
-            if self.bias is not None:
-                nn.init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         """Normalize each group of channels of each sample of ``input`` ``(N, C, *)``."""
