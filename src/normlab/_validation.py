@@ -23,6 +23,7 @@ __all__ = [
     "check_positive_float",
     "check_nonnegative_float",
     "check_fraction",
+    "check_batch",
     "check_choice",
 ]
 
@@ -61,6 +62,22 @@ def check_nonempty(x: torch.Tensor, name: str) -> None:
     """Raise ``ValueError`` if ``x`` has no elements."""
     if x.numel() == 0:
         raise ValueError(f"{name} must be non-empty, got a tensor of shape {tuple(x.shape)}")
+
+
+def check_batch(x: object, name: str, what: str) -> torch.Tensor:
+    """Raise unless ``x`` is a non-empty floating-point batch with at least 2 dimensions.
+
+    ``what`` names the batch in the message (``"a batch of samples"``); the first dimension is
+    the batch, the others the features of one element.
+    """
+    check_floating(x, name)
+    if x.ndim < 2:
+        raise ValueError(
+            f"{name} must be {what} of shape (N, *features) with at least 2 dimensions, got a "
+            f"{x.ndim}-D tensor of shape {tuple(x.shape)}; use x.reshape(-1, 1) for scalars"
+        )
+    check_nonempty(x, name)
+    return x
 
 
 def check_int(value: object, name: str) -> int:

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from normlab._validation import (
+    check_batch,
     check_choice,
     check_floating,
     check_int,
@@ -612,14 +613,7 @@ class LipschitzLowerBound:
 
 
 def _check_points(x: object, name: str) -> torch.Tensor:
-    check_floating(x, name)
-    if x.ndim < 2:
-        raise ValueError(
-            f"{name} must be a batch of points of shape (batch, *input_shape), got a "
-            f"{x.ndim}-D tensor of shape {tuple(x.shape)}"
-        )
-    check_nonempty(x, name)
-    return x
+    return check_batch(x, name, "a batch of points")
 
 
 def _scalar_outputs(out: torch.Tensor, batch: int) -> torch.Tensor:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from normlab._validation import (
+    check_batch,
     check_floating,
     check_fraction,
     check_int,
@@ -177,13 +178,7 @@ def class_statistics(
 
 
 def _as_point_set(x: object, name: str) -> torch.Tensor:
-    check_floating(x, name)
-    if x.ndim < 2:
-        raise ValueError(
-            f"{name} must be a set of points of shape (N, d) (or (N, *features), flattened), "
-            f"got shape {tuple(x.shape)}; use x.reshape(-1, 1) for scalars"
-        )
-    check_nonempty(x, name)
+    check_batch(x, name, "a set of points (flattened to (N, d))")
     return x.detach().flatten(1).to(device="cpu", dtype=torch.float64)
 
 

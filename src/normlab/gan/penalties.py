@@ -16,8 +16,7 @@ import torch
 from torch import nn
 
 from normlab._validation import (
-    check_floating,
-    check_nonempty,
+    check_batch,
     check_positive_float,
 )
 
@@ -31,14 +30,7 @@ def _check_module(module: object, name: str) -> nn.Module:
 
 
 def _check_samples(x: object, name: str) -> torch.Tensor:
-    check_floating(x, name)
-    if x.ndim < 2:
-        raise ValueError(
-            f"{name} must be a batch of samples of shape (N, *features) with at least 2 "
-            f"dimensions, got shape {tuple(x.shape)}; use x.reshape(-1, 1) for scalars"
-        )
-    check_nonempty(x, name)
-    return x
+    return check_batch(x, name, "a batch of samples")
 
 
 def critic_gradient_norm(
