@@ -61,3 +61,51 @@ def test_keeps_an_existing_description(shell):
 def test_bad_input(shell, draw, controls, error, message):
     with pytest.raises(error, match=message):
         interactive_figure(draw, **controls)
+
+
+# --- summarize_seeds -----------------------------------------------------------------
+
+
+def test_summarize_seeds_prints_every_seed_and_returns_mean_and_sample_sd(capsys):
+    import math
+
+    from normlab.book import summarize_seeds
+
+    runs = {"GAN": {0: 1.0, 1: 2.0, 2: 6.0}, "WGAN-clip": {7: 4.0}}
+    summary = summarize_seeds(runs, lambda r: {"x": r, "twice": 2 * r}, "title line")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "title line"
+    assert lines[1].split() == ["method", "seed", "x", "twice"]
+    # 3 seeds + mean for GAN, 1 seed + mean for WGAN-clip
+    assert [line.split()[:2] for line in lines[2:]] == [
+        ["GAN", "0"],
+        ["GAN", "1"],
+        ["GAN", "2"],
+        ["GAN", "mean"],
+        ["WGAN-clip", "7"],
+        ["WGAN-clip", "mean"],
+    ]
+    assert summary["GAN"]["x"] == pytest.approx((3.0, math.sqrt(7.0)))  # ddof=1
+    assert summary["GAN"]["twice"] == pytest.approx((6.0, 2 * math.sqrt(7.0)))
+    mean, sd = summary["WGAN-clip"]["x"]
+    assert mean == 4.0 and math.isnan(sd)  # one seed has no spread
+
+
+@pytest.mark.parametrize(
+    "runs, row, message",
+    [
+        ({}, lambda r: {"x": r}, "runs must be a non-empty mapping"),
+        ([1, 2], lambda r: {"x": r}, "runs must be a non-empty mapping"),
+        ({"GAN": {}}, lambda r: {"x": r}, r"runs\['GAN'\] must be a non-empty mapping"),
+        (
+            {"GAN": {0: 1, 1: 2}},
+            lambda r: {"x": r} if r == 1 else {"y": r},
+            "row gave columns",
+        ),
+    ],
+)
+def test_summarize_seeds_bad_input(runs, row, message):
+    from normlab.book import summarize_seeds
+
+    with pytest.raises(ValueError, match=message):
+        summarize_seeds(runs, row)

@@ -103,3 +103,48 @@ def test_model_bad_inputs():
         gan.MLPCritic(2, (8, 0))
     with pytest.raises(TypeError, match="channels must be an int"):
         gan.ConvCritic(channels=2.5)
+
+
+# --- image_grid ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["flat", "hw", "chw"])
+def test_image_grid_places_each_image_row_by_row_with_margins(layout):
+    images = torch.randn(5, 8, 8)
+    given = {"flat": images.reshape(5, 64), "hw": images, "chw": images[:, None]}[layout]
+    grid = gan.image_grid(given, columns=3, pad=1, fill=-1.0)
+    assert grid.shape == (2 * 9 + 1, 3 * 9 + 1)
+    for i in range(5):
+        top, left = 1 + (i // 3) * 9, 1 + (i % 3) * 9
+        torch.testing.assert_close(grid[top : top + 8, left : left + 8], images[i])
+    # margins and the missing sixth image are the fill value
+    mask = torch.ones_like(grid, dtype=torch.bool)
+    for i in range(5):
+        top, left = 1 + (i // 3) * 9, 1 + (i % 3) * 9
+        mask[top : top + 8, left : left + 8] = False
+    assert (grid[mask] == -1.0).all()
+
+
+def test_image_grid_other_shapes_no_padding_and_detached():
+    images = torch.randn(4, 2, 3, requires_grad=True)
+    grid = gan.image_grid(images, columns=4, image_shape=(2, 3), pad=0, fill=0.0)
+    assert grid.shape == (2, 12) and not grid.requires_grad
+    torch.testing.assert_close(grid, images.detach().permute(1, 0, 2).reshape(2, 12))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"images": torch.zeros(3, 64, dtype=torch.long)}, TypeError, "images must be a floating"),
+        ({"images": torch.zeros(0, 64)}, ValueError, "images must be non-empty"),
+        ({"images": torch.zeros(3, 60)}, ValueError, "do not split into 8 x 8 images"),
+        ({"columns": 0}, ValueError, "columns"),
+        ({"pad": -1}, ValueError, "pad must be >= 0"),
+        ({"image_shape": (8,)}, ValueError, "image_shape must be a tuple"),
+        ({"image_shape": (8, 0)}, ValueError, "image_shape must be a tuple"),
+    ],
+)
+def test_image_grid_bad_input(kwargs, error, message):
+    arguments = {"images": torch.zeros(3, 64), **kwargs}
+    with pytest.raises(error, match=message):
+        gan.image_grid(**arguments)

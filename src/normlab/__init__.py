@@ -30,7 +30,7 @@ Importing ``normlab`` imports only PyTorch and NumPy.
 
 from normlab import gan  # noqa: F401 - normlab.gan is part of the API
 from normlab.benchmark import Timing, time_call, time_forward_backward
-from normlab.book import interactive_figure, show_source
+from normlab.book import interactive_figure, show_source, summarize_seeds
 from normlab.calibration import (
     ReliabilityDiagram,
     expected_calibration_error,
@@ -222,6 +222,7 @@ __all__ = [
     "progress_bar",
     "show_source",
     "interactive_figure",
+    "summarize_seeds",
     "time_call",
     "time_forward_backward",
     "Timing",

@@ -11,7 +11,7 @@ One module per idea, as in the book's Part IV:
   distance.
 """
 
-from normlab.gan.data import GaussianMixture, grid_of_gaussians, ring_of_gaussians
+from normlab.gan.data import GaussianMixture, grid_of_gaussians, image_grid, ring_of_gaussians
 from normlab.gan.losses import (
     LOSSES,
     GANLoss,
@@ -43,6 +43,7 @@ __all__ = [
     "GaussianMixture",
     "ring_of_gaussians",
     "grid_of_gaussians",
+    "image_grid",
     # models
     "MLPGenerator",
     "MLPCritic",
