@@ -73,11 +73,58 @@ def test_first_code_cell_sets_up_anywhere(path):
     install = re.search(r'REPOSITORY = "([^"]+)"', first)
     assert install and install.group(1).removesuffix(".git") == REPOSITORY_URL
     assert re.search(r'%pip install --quiet "normlab\[data\] @ git\+\{REPOSITORY\}', first)
-    # reports the versions and the device, and seeds everything
-    assert "device = normlab.get_device()" in first
-    assert re.search(r"normlab\.seed_everything\(\d+\)", first)
-    for shown in ("normlab.__version__", "torch.__version__", "{device}"):
-        assert shown in first
+    # one set-up helper reads the knobs, seeds, sets threads and figures, and prints them
+    assert "chapter = setup_chapter()" in first
+    assert "from normlab.chapter import setup_chapter" in first
+
+
+# What setup_chapter does once must not be redone (and drift) in the chapters' own cells.
+SETUP_ONLY = [
+    (r"\bos\.environ|\bgetenv\(", "reads an environment variable (use chapter.full/.seed)"),
+    (r"set_num_threads\(", "sets the thread count (setup_chapter does)"),
+    (r"%matplotlib|InlineBackend", "configures the figures (setup_chapter does)"),
+    (r"seed_everything\(", "seeds globally (setup_chapter does; use chapter.seed(k))"),
+]
+# A literal seed ignores NORMLAB_SEED: every seed goes through chapter.seed(k).
+LITERAL_SEEDS = r"(manual_seed\(\s*\d|\bseed\s*=\s*\d|default_rng\(\s*\d|random_state\s*=\s*\d)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_setup_lives_in_one_place(path):
+    for i, source in enumerate(code_cells(load(path))[1:], start=1):
+        for pattern, what in SETUP_ONLY:
+            assert not re.search(pattern, source), f"{path.name}: code cell {i} {what}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_seed_follows_the_seed_offset(path):
+    for i, source in enumerate(code_cells(load(path))):
+        for line in source.splitlines():
+            assert not re.search(LITERAL_SEEDS, line), (
+                f"{path.name}: code cell {i} draws a literal seed, which NORMLAB_SEED cannot "
+                f"shift (use chapter.seed(k)): {line.strip()}"
+            )
+
+
+ASSERTS = re.compile(r"^\s*assert\b|assert_close\(|\bcheck\(", re.M)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_asserting_cell_states_its_claim(path):
+    """`make claims` (tools/claims.py) re-runs these cells under other seed offsets."""
+    for i, cell in enumerate(c for c in load(path)["cells"] if c["cell_type"] == "code"):
+        if not ASSERTS.search("".join(cell["source"])):
+            continue
+        meta = cell.get("metadata", {}).get("normlab", {})
+        claim = meta.get("claim")
+        assert isinstance(claim, str) and 10 <= len(claim) <= 200 and "\n" not in claim, (
+            f"{path.name}: code cell {i} asserts, but its metadata has no one-line "
+            f"normlab.claim (10-200 characters): {meta}"
+        )
+        assert meta.get("kind") in ("exact", "stochastic"), (
+            f"{path.name}: code cell {i}: normlab.kind must be 'exact' (cannot depend on the "
+            f"seed) or 'stochastic' (an outcome of training, sampling or timing), got {meta}"
+        )
 
 
 FORBIDDEN = [

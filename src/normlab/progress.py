@@ -1,25 +1,28 @@
 """Progress bars that show while a reader trains a model and stay quiet in builds and tests.
 
 A bar written into a notebook's stored output is noise in the rendered book, so bars are
-disabled whenever the environment variable ``NORMLAB_QUIET`` is set to a non-empty value
-other than ``0`` (the Makefile sets it for ``make book`` and ``make test``).
+disabled whenever the flag ``NORMLAB_QUIET`` (or tqdm's own ``TQDM_DISABLE``) is on; the
+Makefile sets it for ``make book`` and ``make test``. See :mod:`normlab.settings` for the
+values a flag accepts.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["QUIET_ENV_VAR", "is_quiet", "progress_bar"]
 
-#: Environment variable that silences every progress bar of the library.
-QUIET_ENV_VAR = "NORMLAB_QUIET"
+from normlab.settings import QUIET_ENV_VAR, quiet
 
 
 def is_quiet() -> bool:
-    """True when ``NORMLAB_QUIET`` asks for silence."""
-    return os.environ.get(QUIET_ENV_VAR, "").strip() not in ("", "0")
+    """True when ``NORMLAB_QUIET`` (or ``TQDM_DISABLE``) asks for silence.
+
+    Raises:
+        ValueError: the variable holds something that is not a flag value.
+    """
+    return quiet()
 
 
 def progress_bar(
