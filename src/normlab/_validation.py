@@ -31,6 +31,9 @@ __all__ = [
     "check_finite_positive_float",
     "check_floating_dtype",
     "check_same_device",
+    "check_integer_labels",
+    "check_module",
+    "check_one_sided_smoothing",
 ]
 
 
@@ -210,3 +213,27 @@ def check_same_device(x: torch.Tensor, name: str, reference: torch.Tensor, ref_n
         raise ValueError(
             f"{name} must be on the same device as {ref_name} ({reference.device}), got {x.device}"
         )
+
+
+def check_integer_labels(labels: object, name: str) -> torch.Tensor:
+    """Raise ``TypeError`` unless ``labels`` is a tensor of integer class indices (not bool)."""
+    check_tensor(labels, name)
+    if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
+        raise TypeError(f"{name} must hold integer class indices, got dtype {labels.dtype}")
+    return labels
+
+
+def check_module(value: object, name: str) -> torch.nn.Module:
+    """Raise ``TypeError`` unless ``value`` is a ``torch.nn.Module``."""
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(value).__name__}")
+    return value
+
+
+def check_one_sided_smoothing(value: object, name: str) -> float:
+    """Raise unless ``value`` is a real number in [0, 1): one-sided label smoothing's range
+    (1 would turn every real target into a fake one)."""
+    value = check_real(value, name)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must lie in [0, 1) for one-sided smoothing, got {value}")
+    return value
