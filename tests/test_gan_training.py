@@ -364,3 +364,55 @@ def test_bad_inputs():
         call(n_critic=0)
     with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0, 1\)"):
         call(label_smoothing=1.0)
+
+
+class _TwoScoreCritic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+def test_hostile_models_and_optimizers():
+    generator, critic = small_models()
+    call = lambda **kw: gan.train_gan(  # noqa: E731
+        kw.pop("g", generator),
+        kw.pop("d", critic),
+        RING,
+        **{"steps": 1, "batch_size": 8, "device": "cpu", **kw},
+    )
+    # a normlab BatchNorm couples the samples just as torch's does
+    nl_bn_critic = nn.Sequential(
+        nn.Linear(2, 4), normlab.BatchNorm1d(4), nn.Linear(4, 1), nn.Flatten(0)
+    )
+    assert gan.has_batch_norm(nl_bn_critic)
+    with pytest.raises(ValueError, match="must not use batch normalization"):
+        call(d=nl_bn_critic, loss="wasserstein", gp_weight=10.0)
+    for concatenate in (True, False):
+        with pytest.raises(
+            ValueError, match=r"critic must return one score per sample.*got \(8, 2\)"
+        ):
+            call(d=_TwoScoreCritic(), concatenate_batches=concatenate)
+    with pytest.raises(ValueError, match=r"critic must return one score per sample"):
+        call(d=_TwoScoreCritic(), loss="wasserstein", gp_weight=1.0)
+    with pytest.raises(
+        ValueError, match="^generator_optimizer holds .* not parameters of the generator"
+    ):
+        call(generator_optimizer=torch.optim.Adam(critic.parameters()))
+    with pytest.raises(ValueError, match="^critic_optimizer holds .* not parameters of the critic"):
+        call(critic_optimizer=lambda params: torch.optim.SGD(generator.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match=r"^label_smoothing must lie in \[0, 1\)"):
+        call(label_smoothing=-0.1)
+
+
+def test_a_normlab_batch_norm_critic_scores_real_and_fake_separately_by_default():
+    """Concatenating would normalize real and fake with shared statistics."""
+    torch.manual_seed(0)
+    generator = gan.MLPGenerator(2, (8,))
+    critic = nn.Sequential(nn.Linear(2, 4), normlab.BatchNorm1d(4), nn.Linear(4, 1), nn.Flatten(0))
+    seen = []
+    critic[1].register_forward_hook(lambda m, args, out: seen.append(len(args[0])))
+    gan.train_gan(generator, critic, RING, steps=1, batch_size=8, device="cpu")
+    assert seen and all(n == 8 for n in seen)

@@ -37,14 +37,16 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from normlab._validation import (
     check_int,
     check_nonnegative_float,
+    check_one_sided_smoothing,
     check_positive_float,
     check_positive_int,
 )
 from normlab.device import get_device
 from normlab.gan.data import GaussianMixture
 from normlab.gan.losses import get_loss
-from normlab.gan.penalties import clip_weights, gradient_penalty
+from normlab.gan.penalties import _check_critic_scores, clip_weights, gradient_penalty
 from normlab.progress import progress_bar
+from normlab.sync_batchnorm import _is_batch_norm
 
 __all__ = [
     "GANHistory",
@@ -304,13 +306,14 @@ def _make_source(data: object, batch_size: int, device: torch.device, seed: int)
 
 
 def has_batch_norm(module: nn.Module) -> bool:
-    """True if ``module`` contains a batch-normalization layer (any ``_BatchNorm``).
+    """True if ``module`` contains a batch-normalization layer (torch's or normlab's).
 
     Such a critic couples the samples of a batch, which breaks the per-sample gradient
     penalty (Gulrajani et al., 2017) and changes its statistics when real and generated
     samples share a forward pass.
     """
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    # one detection for the library: SyncBatchNorm's conversion uses the same predicate
+    return any(_is_batch_norm(m) for m in module.modules())
 
 
 def _latent_dim(generator: nn.Module, latent_dim: int | None) -> int:
@@ -416,16 +419,34 @@ def _make_optimizer(
     if choice is None:
         return torch.optim.Adam(module.parameters(), lr=2e-4, betas=(0.5, 0.999))
     if isinstance(choice, torch.optim.Optimizer):
+        _check_optimizes(choice, module, name)
         return choice
     if callable(choice):
         optimizer = choice(module.parameters())
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"{name} factory must return a torch.optim.Optimizer")
+        _check_optimizes(optimizer, module, name)
         return optimizer
     raise TypeError(
         f"{name} must be a torch.optim.Optimizer, a factory params -> optimizer, or None; "
         f"got {type(choice).__name__}"
     )
+
+
+def _check_optimizes(optimizer: torch.optim.Optimizer, module: nn.Module, name: str) -> None:
+    """An optimizer over another model's parameters (the critic's for the generator) would
+    leave this model untrained: every parameter it holds must be one of ``module``'s."""
+    own = {id(p) for p in module.parameters()}
+    held = [p for group in optimizer.param_groups for p in group["params"]]
+    foreign = sum(id(p) not in own for p in held)
+    model = name.removesuffix("_optimizer")
+    if foreign:
+        raise ValueError(
+            f"{name} holds {foreign} of {len(held)} tensors that are not parameters of the "
+            f"{model}: build it from {model}.parameters()"
+        )
+    if not held and own:
+        raise ValueError(f"{name} holds no parameters; build it from {model}.parameters()")
 
 
 # ---------------------------------------------------------------------------------------
@@ -603,9 +624,7 @@ def train_gan(
     gp_weight = check_nonnegative_float(gp_weight, "gp_weight")
     if clip_value is not None:
         clip_value = check_positive_float(clip_value, "clip_value")
-    label_smoothing = check_nonnegative_float(label_smoothing, "label_smoothing")
-    if label_smoothing >= 1:
-        raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
+    label_smoothing = check_one_sided_smoothing(label_smoothing, "label_smoothing")
     if label_smoothing and not gan_loss.supports_label_smoothing:
         raise ValueError(
             f"label_smoothing applies to the 'minimax' and 'non_saturating' losses (targets "
@@ -748,6 +767,7 @@ def train_gan(
                 real_scores, fake_scores = scores[: len(real)], scores[len(real) :]
             else:
                 real_scores, fake_scores = critic(real), critic(fake)
+            _check_critic_scores(fake_scores, len(fake))  # (N, 2) would train on the sum
             critic_loss = critic_loss_fn(real_scores, fake_scores)
             if gp_weight:
                 penalty = gradient_penalty(critic, real, fake, generator=noise)
