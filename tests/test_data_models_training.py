@@ -173,6 +173,78 @@ def test_fit_classifier_bad_input(train, kwargs, error, message):
         normlab.fit_classifier(nn.Linear(2, 2), train, **kwargs)
 
 
+_XY = (torch.ones(3, 2), torch.zeros(3, dtype=torch.int64))
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: normlab.fit_classifier("mlp", _XY),
+            TypeError,
+            "^model must be a torch.nn.Module, got str",
+        ),
+        (
+            lambda: normlab.predict_logits("mlp", torch.ones(3, 2)),
+            TypeError,
+            "^model must be a torch.nn.Module",
+        ),
+        (
+            lambda: normlab.evaluate_classifier("mlp", _XY),
+            TypeError,
+            "^model must be a torch.nn.Module",
+        ),
+        (
+            lambda: normlab.predict_logits(nn.Linear(2, 2), [[1.0, 2.0]]),
+            TypeError,
+            "^x must be a torch.Tensor, got list",
+        ),
+        (
+            lambda: normlab.predict_logits(nn.Linear(2, 2), torch.ones(3, 2, dtype=torch.int64)),
+            TypeError,
+            "^x must be a floating-point tensor",
+        ),
+        (
+            lambda: normlab.fit_classifier(
+                nn.Linear(2, 2), (torch.ones(3, 2, dtype=torch.int64), _XY[1])
+            ),
+            TypeError,
+            "^train: inputs x must be a floating-point tensor, got dtype torch.int64",
+        ),
+        (
+            lambda: normlab.fit_classifier(nn.Linear(2, 2), _XY, optimizer="adam"),
+            TypeError,
+            "^optimizer must be callable .*got str",
+        ),
+        (
+            lambda: normlab.fit_classifier(nn.Linear(2, 2), _XY, optimizer=lambda params: "sgd"),
+            TypeError,
+            "optimizer factory .* must return a torch.optim.Optimizer, got str",
+        ),
+        (
+            lambda: normlab.fit_classifier(nn.Linear(2, 2), _XY, loss_fn="cross_entropy"),
+            TypeError,
+            "^loss_fn must be callable",
+        ),
+        (
+            lambda: normlab.fit_classifier(nn.Linear(2, 2), _XY, on_step=[]),
+            TypeError,
+            "^on_step must be callable",
+        ),
+        (
+            lambda: normlab.fit_classifier(
+                nn.Linear(2, 2), (_XY[0], torch.full((3, 5), 0.2)), device="cpu"
+            ),
+            ValueError,
+            r"^train: soft targets y of shape \(3, 5\) must have one probability.*\(3, 2\)",
+        ),
+    ],
+)
+def test_training_loop_names_the_bad_argument(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
 def test_fit_classifier_trains_on_soft_targets():
     # soft targets (e.g. a teacher's probabilities) reach loss_fn unchanged and the training
     # accuracy is counted against their argmax: one-hot soft targets reproduce hard labels

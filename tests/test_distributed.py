@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 
@@ -58,6 +59,57 @@ def test_launch_times_out_instead_of_hanging():
     with pytest.raises(TimeoutError, match="rank 0 did not finish within 3 s"):
         launch(time.sleep, 1, 60, timeout=3)
     assert time.monotonic() - start < 30
+
+
+def fail_on_rank_one(how):
+    """Worker (importable by the spawned ranks): rank 1 fails on its own, rank 0 meanwhile
+    waits in a collective and gets gloo's collateral "connection closed by peer"."""
+    if dist.get_rank() == 1:
+        if how == "raise":
+            raise ValueError("user bug")
+        if how == "exit":
+            os._exit(3)
+        raise SystemExit(3)
+    tensor = torch.ones(3)
+    dist.all_reduce(tensor)
+    return tensor
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(
+    "how, error, message",
+    [
+        ("raise", ValueError, "user bug"),
+        ("exit", RuntimeError, "rank 1 died with exit code 3"),
+    ],
+)
+def test_launch_reports_the_rank_that_failed_first_not_its_peers_collateral_error(
+    how, error, message
+):
+    with pytest.raises(error) as info:
+        launch(fail_on_rank_one, 2, how, timeout=120)
+    assert str(info.value) == message  # (pytest's match= would also search the notes)
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "root cause: rank 1 failed first on its own" in notes
+    assert "rank 0 failed too: RuntimeError" in notes  # the peer's error, kept as a note
+
+
+def test_root_cause_prefers_an_own_failure_over_earlier_collateral_ones():
+    from normlab.distributed import _root_cause
+
+    peer_gone = RuntimeError("[pair.cc:553] Connection closed by peer [127.0.0.1]:47279")
+    values = [peer_gone, ValueError("user bug"), TimeoutError("rank 2 did not finish")]
+    # rank 0's collateral error came first; rank 1's own error is still the cause
+    assert _root_cause(values, [0, 1, 2], {0: 1.0, 1: 2.0}) is values[1]
+    # two own failures: the earlier one
+    own = [KeyError("a"), ValueError("b")]
+    assert _root_cause(own, [0, 1], {0: 5.0, 1: 4.0}) is own[1]
+    # only collateral failures: the earliest
+    gone = [RuntimeError("Connection reset by peer"), RuntimeError("connection closed by peer")]
+    assert _root_cause(gone, [0, 1], {0: 3.0, 1: 2.0}) is gone[1]
+    exited = RuntimeError("rank 1 exited with code 3 (SystemExit)")
+    assert _root_cause([peer_gone, exited], [0, 1], {0: 1.0, 1: 2.0}) is exited
 
 
 def test_launch_checks_its_arguments():

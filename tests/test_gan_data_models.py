@@ -67,6 +67,45 @@ def test_mixture_bad_inputs():
         gan.grid_of_gaussians(spacing=0.0)
 
 
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: gan.GaussianMixture(torch.tensor([[0.0, math.inf]]), 0.1),
+            ValueError,
+            r"centres must be finite.*inf",
+        ),
+        (
+            lambda: gan.GaussianMixture(torch.tensor([[math.nan, 0.0]]), 0.1),
+            ValueError,
+            r"centres must be finite.*NaN",
+        ),
+        (
+            lambda: gan.GaussianMixture(torch.zeros(3, 2), math.inf),
+            ValueError,
+            "std must be finite",
+        ),
+        (
+            lambda: gan.GaussianMixture(torch.zeros(3, 2), math.nan),
+            ValueError,
+            "std must not be NaN",
+        ),
+        (lambda: gan.ring_of_gaussians(radius=math.inf), ValueError, "radius must be finite"),
+        (lambda: gan.grid_of_gaussians(spacing=math.inf), ValueError, "spacing must be finite"),
+        # the dtype is the caller's argument: not "centres must be a floating-point tensor"
+        (
+            lambda: gan.ring_of_gaussians(dtype=torch.int64),
+            TypeError,
+            "^dtype must be a floating-point dtype",
+        ),
+        (lambda: gan.grid_of_gaussians(dtype="float64"), TypeError, "^dtype must be a torch.dtype"),
+    ],
+)
+def test_mixture_rejects_non_finite_parameters_and_bad_dtypes(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
 def test_mlp_shapes_and_structure():
     generator = gan.MLPGenerator(3, (16, 8), 2, output_activation=nn.Tanh)
     critic = gan.MLPCritic(2, (16, 16, 16))
@@ -99,8 +138,19 @@ def test_model_bad_inputs():
         gan.ConvGenerator(image_size=10)
     with pytest.raises(ValueError, match="latent_dim must be a positive int"):
         gan.MLPGenerator(0)
-    with pytest.raises(ValueError, match=r"hidden_features\[i\] must be a positive int"):
+    with pytest.raises(ValueError, match=r"hidden_features\[1\] must be a positive int"):
         gan.MLPCritic(2, (8, 0))
+    # a bare int is the common slip for one hidden layer
+    with pytest.raises(TypeError, match=r"hidden_features must be a tuple or list.*got int \(8\)"):
+        gan.MLPGenerator(2, 8)
+    with pytest.raises(TypeError, match="hidden_features must be a tuple or list"):
+        gan.MLPCritic(2, 8)
+    with pytest.raises(TypeError, match="norm_layer must be callable"):
+        gan.MLPCritic(2, (8,), norm_layer="layer")
+    with pytest.raises(TypeError, match="^activation must be a factory.*instance ReLU"):
+        gan.MLPGenerator(2, (8,), activation=nn.ReLU())
+    with pytest.raises(TypeError, match="^output_activation must be a factory"):
+        gan.MLPGenerator(2, (8,), output_activation=nn.Tanh())
     with pytest.raises(TypeError, match="channels must be an int"):
         gan.ConvCritic(channels=2.5)
 

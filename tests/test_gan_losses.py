@@ -138,7 +138,10 @@ def test_bad_inputs():
         gan.non_saturating_generator_loss([0.5])
     with pytest.raises(ValueError, match="fake_scores must be non-empty"):
         gan.hinge_discriminator_loss(torch.ones(2), torch.ones(0))
-    with pytest.raises(ValueError, match=r"epsilon must lie in \[0, 1\)"):
+    # the message names the caller's argument, not one_sided_smooth_labels' epsilon
+    with pytest.raises(ValueError, match=r"^label_smoothing must lie in \[0, 1\).*got 1.0"):
         gan.minimax_discriminator_loss(torch.ones(2), torch.ones(2), label_smoothing=1.0)
-    with pytest.raises(ValueError, match=r"epsilon must lie in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"^label_smoothing must lie in \[0, 1\)"):
         gan.minimax_discriminator_loss(torch.ones(2), torch.ones(2), label_smoothing=-0.1)
+    with pytest.raises(TypeError, match="^label_smoothing must be a real number"):
+        gan.non_saturating_discriminator_loss(torch.ones(2), torch.ones(2), label_smoothing="0.1")

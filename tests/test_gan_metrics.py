@@ -28,6 +28,17 @@ def test_samples_of_the_target_cover_every_mode(ring):
     assert stats.kl_to_uniform < 0.01 and stats.n_samples == 2500
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_samples_are_measured_in_float64(ring, dtype):
+    samples = ring.sample(800, generator=torch.Generator().manual_seed(1)).to(dtype)
+    stats = gan.mode_statistics(samples, ring)
+    # the same statistics as the float64 copy of the very same (rounded) points
+    reference = gan.mode_statistics(samples.double(), ring)
+    assert stats.counts.tolist() == reference.counts.tolist()
+    assert stats.high_quality_fraction == reference.high_quality_fraction
+    assert stats.modes_covered == 8
+
+
 def test_samples_exactly_at_the_centres_are_all_high_quality(ring):
     samples = ring.centres.repeat(25, 1)
     stats = gan.mode_statistics(samples, ring)

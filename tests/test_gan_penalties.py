@@ -123,3 +123,48 @@ def test_bad_inputs():
         gan.clip_weights(critic, -0.01)
     with pytest.raises(TypeError, match="module must be a torch.nn.Module"):
         gan.clip_weights([torch.ones(2)], 0.1)
+
+
+class TwoScores(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+class Blind(nn.Module):
+    """A critic that ignores its input: a constant score, with or without a weight."""
+
+    def __init__(self, weighted: bool) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.ones(())) if weighted else None
+
+    def forward(self, x):
+        score = torch.ones(len(x), dtype=x.dtype)
+        return score * self.bias if self.bias is not None else score
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_a_critic_that_ignores_its_input_has_gradient_zero_and_penalty_one(weighted):
+    real, fake = torch.randn(4, 3), torch.randn(4, 3)
+    norms = gan.critic_gradient_norm(Blind(weighted), real)
+    assert torch.equal(norms, torch.zeros(4))
+    assert gan.gradient_penalty(Blind(weighted), real, fake).item() == 1.0  # (0 - 1)^2
+
+
+def test_hostile_critics_and_samples():
+    real = torch.randn(4, 3)
+    with pytest.raises(
+        ValueError, match=r"critic must return one score per sample, shape \(4,\).*got \(4, 2\)"
+    ):
+        gan.gradient_penalty(TwoScores(), real, torch.randn(4, 3))
+    with pytest.raises(ValueError, match=r"critic must return one score per sample"):
+        gan.critic_gradient_norm(TwoScores(), real)
+    with pytest.raises(
+        ValueError, match=r"^fake must be on the same device as real \(cpu\), got meta"
+    ):
+        gan.gradient_penalty(gan.MLPCritic(3, (4,)), real, torch.randn(4, 3, device="meta"))
+    with pytest.raises(ValueError, match=r"^fake must have real's dtype \(torch.float32\)"):
+        gan.interpolate(real, real.double())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -364,3 +365,165 @@ def test_bad_inputs():
         call(n_critic=0)
     with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0, 1\)"):
         call(label_smoothing=1.0)
+
+
+class _TwoScoreCritic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+def test_hostile_models_and_optimizers():
+    generator, critic = small_models()
+    call = lambda **kw: gan.train_gan(  # noqa: E731
+        kw.pop("g", generator),
+        kw.pop("d", critic),
+        RING,
+        **{"steps": 1, "batch_size": 8, "device": "cpu", **kw},
+    )
+    # a normlab BatchNorm couples the samples just as torch's does
+    nl_bn_critic = nn.Sequential(
+        nn.Linear(2, 4), normlab.BatchNorm1d(4), nn.Linear(4, 1), nn.Flatten(0)
+    )
+    assert gan.has_batch_norm(nl_bn_critic)
+    with pytest.raises(ValueError, match="must not use batch normalization"):
+        call(d=nl_bn_critic, loss="wasserstein", gp_weight=10.0)
+    for concatenate in (True, False):
+        with pytest.raises(
+            ValueError, match=r"critic must return one score per sample.*got \(8, 2\)"
+        ):
+            call(d=_TwoScoreCritic(), concatenate_batches=concatenate)
+    with pytest.raises(ValueError, match=r"critic must return one score per sample"):
+        call(d=_TwoScoreCritic(), loss="wasserstein", gp_weight=1.0)
+    with pytest.raises(
+        ValueError, match="^generator_optimizer holds .* not parameters of the generator"
+    ):
+        call(generator_optimizer=torch.optim.Adam(critic.parameters()))
+    with pytest.raises(ValueError, match="^critic_optimizer holds .* not parameters of the critic"):
+        call(critic_optimizer=lambda params: torch.optim.SGD(generator.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match=r"^label_smoothing must lie in \[0, 1\)"):
+        call(label_smoothing=-0.1)
+
+
+def test_a_normlab_batch_norm_critic_scores_real_and_fake_separately_by_default():
+    """Concatenating would normalize real and fake with shared statistics."""
+    torch.manual_seed(0)
+    generator = gan.MLPGenerator(2, (8,))
+    critic = nn.Sequential(nn.Linear(2, 4), normlab.BatchNorm1d(4), nn.Linear(4, 1), nn.Flatten(0))
+    seen = []
+    critic[1].register_forward_hook(lambda m, args, out: seen.append(len(args[0])))
+    gan.train_gan(generator, critic, RING, steps=1, batch_size=8, device="cpu")
+    assert seen and all(n == 8 for n in seen)
+
+
+# --- damaged and mismatched checkpoints ------------------------------------------------
+
+
+def _train_small(path, data=RING, **options):
+    generator, critic = small_models(width=8)
+    kwargs = dict(steps=2, batch_size=8, device="cpu", checkpoint_path=path)
+    return gan.train_gan(generator, critic, data, **{**kwargs, **options})
+
+
+def _flip_64_bytes(raw):
+    middle = len(raw) // 2
+    flipped = bytes(b ^ 0xFF for b in raw[middle : middle + 64])
+    return raw[:middle] + flipped + raw[middle + 64 :]
+
+
+def _rewrite_payload(path, change):
+    from normlab.gan.training import _read_checkpoint, _save_checkpoint
+
+    _save_checkpoint(path, change(_read_checkpoint(path)))
+
+
+DAMAGES = {
+    "empty": (lambda path: path.write_bytes(b""), "is empty"),
+    "truncated": (lambda path: path.write_bytes(path.read_bytes()[:-1000]), "is corrupted"),
+    "64 flipped bytes": (
+        lambda path: path.write_bytes(_flip_64_bytes(path.read_bytes())),
+        "is corrupted",
+    ),
+    "random bytes": (
+        lambda path: path.write_bytes(
+            bytes(torch.randint(256, (4096,), generator=torch.Generator().manual_seed(0)).tolist())
+        ),
+        "is not a normlab.gan checkpoint",
+    ),
+    "plain torch.save": (
+        lambda path: torch.save({"format": 1}, path),
+        "is not a normlab.gan checkpoint",
+    ),
+    "a list": (
+        lambda path: _rewrite_payload(path, lambda c: list(c)),
+        "holds a list, not the dict",
+    ),
+    "missing entry": (
+        lambda path: _rewrite_payload(
+            path, lambda c: {k: v for k, v in c.items() if k != "critic"}
+        ),
+        "lacks the entries critic",
+    ),
+    "mangled state": (
+        lambda path: _rewrite_payload(path, lambda c: {**c, "critic": {"bogus": torch.ones(1)}}),
+        "does not fit this run",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_checkpoint_is_refused_naming_the_file(tmp_path, damage):
+    path = tmp_path / "run.pt"
+    _train_small(path)
+    spoil, message = DAMAGES[damage]
+    spoil(path)
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}.* {message}") as info:
+        _train_small(path, steps=4)
+    assert "checkpoint" in str(info.value)
+
+
+MISMATCHES = {
+    "optimizer class": (
+        dict(critic_optimizer=lambda p: torch.optim.SGD(p, lr=1e-3)),
+        r"critic_optimizer of class torch.optim.adam.Adam, now torch.optim.sgd.SGD",
+    ),
+    "learning rate": (
+        dict(generator_optimizer=adam(1e-3)),
+        r"other generator_optimizer hyperparameters \(param_groups\[0\] lr: saved 0.0002, "
+        r"now 0.001\)",
+    ),
+    "tensor instead of mixture": (
+        dict(data=RING.sample(64)),
+        r"while training on a GaussianMixture with 8 modes, but data is now a tensor of "
+        r"shape \(64, 2\)",
+    ),
+    "another mixture": (
+        dict(data=gan.grid_of_gaussians()),
+        "but data is now a GaussianMixture with 25 modes",
+    ),
+}
+
+
+@pytest.mark.parametrize("mismatch", list(MISMATCHES))
+def test_resuming_with_other_optimizers_or_data_is_refused(tmp_path, mismatch):
+    path = tmp_path / "run.pt"
+    _train_small(path)
+    options, message = MISMATCHES[mismatch]
+    with pytest.raises(
+        ValueError, match=rf"^the checkpoint {re.escape(str(path))} was saved .*{message}"
+    ):
+        _train_small(path, steps=4, **options)
+
+
+def test_resuming_on_a_tensor_of_another_size_is_refused(tmp_path):
+    path = tmp_path / "run.pt"
+    _train_small(path, data=RING.sample(64))
+    with pytest.raises(
+        ValueError, match=r"tensor of shape \(64, 2\).*now a tensor of shape \(80, 2\)"
+    ):
+        _train_small(path, data=RING.sample(80), steps=4)
+    # the same data (and the same settings) resumes
+    assert _train_small(path, data=RING.sample(64), steps=3).generator_steps == 3

@@ -607,6 +607,33 @@ def test_cluster_tightness_known_value_and_invariances():
             ValueError,
             "all class centroids coincide",
         ),
+        # NaN is not "coinciding" nor "collinear": the message must name the NaN
+        (
+            lambda: normlab.cluster_tightness(
+                torch.tensor([[0.0, 0], [1, 1], [math.nan, 0], [2, 2]]), torch.tensor([0, 1, 0, 1])
+            ),
+            ValueError,
+            r"points must be finite, got 1 non-finite entries \(NaN\)",
+        ),
+        (
+            lambda: normlab.template_plane_projection(
+                torch.randn(4, 2), torch.full((3, 2), math.nan)
+            ),
+            ValueError,
+            "templates must be finite",
+        ),
+        (
+            lambda: normlab.template_plane_projection(
+                torch.tensor([[math.inf, 0.0]]), torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+            ),
+            ValueError,
+            r"features must be finite.*\(inf\)",
+        ),
+        (
+            lambda: normlab.cluster_tightness(torch.randn(4, 2), torch.tensor([True, False] * 2)),
+            TypeError,
+            "labels must hold integer class indices, got dtype torch.bool",
+        ),
     ],
 )
 def test_template_plane_bad_input(call, error, message):

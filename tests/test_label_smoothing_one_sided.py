@@ -43,6 +43,14 @@ def test_used_with_bce_it_moves_the_optimal_real_probability_to_one_minus_epsilo
         (torch.ones(2), -0.1, ValueError, "epsilon must lie in"),
         (torch.ones(2), "0.1", TypeError, "epsilon must be a real number"),
         (torch.ones(2), float("nan"), ValueError, "epsilon must not be NaN"),
+        # a complex target would lose its imaginary part in .to(float32)
+        (
+            torch.ones(2, dtype=torch.complex64),
+            0.1,
+            TypeError,
+            "target must be a bool, integer or real",
+        ),
+        (torch.tensor([1 + 1j, 0j]), 0.1, TypeError, "got dtype torch.complex64"),
     ],
 )
 def test_bad_input(target, epsilon, error, message):

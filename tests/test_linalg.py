@@ -453,3 +453,124 @@ def test_power_iteration_v_errors(kwargs, message):
 def test_power_iteration_v_must_be_floating():
     with pytest.raises(TypeError, match="v must be a floating-point tensor"):
         normlab.power_iteration(torch.ones(3, 4), 2, v=torch.ones(4, dtype=torch.int64))
+
+
+# ---------------------------------------------------------------------------- hostile inputs
+
+
+NAN_3x3 = torch.full((3, 3), math.nan)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: normlab.vector_norm(torch.ones(3), keepdim="no"),
+            TypeError,
+            "keepdim must be a bool",
+        ),
+        (
+            lambda: normlab.matrix_norm(torch.ones(2, 2), keepdim=1),
+            TypeError,
+            "keepdim must be a bool",
+        ),
+        (
+            lambda: normlab.vector_norm(torch.ones(3, 2), dim=1.0),
+            TypeError,
+            "dim must be an int, a tuple",
+        ),
+        (
+            lambda: normlab.vector_norm(torch.ones(3, 2), dim=True),
+            TypeError,
+            "dim must be an int, a tuple",
+        ),
+        (
+            lambda: normlab.matrix_norm(torch.ones(3, 2), dim=None),
+            TypeError,
+            "dim must be a pair of axes",
+        ),
+        (
+            lambda: normlab.power_iteration(torch.ones(3, 3), eps=math.inf),
+            ValueError,
+            "eps must be finite",
+        ),
+        (
+            lambda: normlab.power_iteration(torch.ones(3, 4), u=torch.full((3,), math.nan)),
+            ValueError,
+            r"u must be finite, got 3 non-finite entries \(NaN\)",
+        ),
+        (
+            lambda: normlab.power_iteration(
+                torch.ones(3, 4), v=torch.tensor([1.0, math.inf, 0, 0])
+            ),
+            ValueError,
+            r"v must be finite, got 1 non-finite entries \(inf\)",
+        ),
+        (lambda: normlab.singular_values(NAN_3x3), ValueError, "A must be finite"),
+        (lambda: normlab.matrix_norm(NAN_3x3, "nuc"), ValueError, "A must be finite"),
+        (lambda: normlab.matrix_norm(NAN_3x3, 2), ValueError, "A must be finite"),
+        # oneMKL's SGEBAL segfaults on a NaN matrix: the check must come before LAPACK
+        (lambda: normlab.spectral_radius(NAN_3x3), ValueError, "A must be finite"),
+        (lambda: normlab.spectral_radius(torch.eye(3) * math.inf), ValueError, "A must be finite"),
+        (
+            lambda: normlab.random_matrix_with_singular_values([1.0], 3, 3, dtype=torch.int64),
+            TypeError,
+            "dtype must be a floating-point dtype.*torch.int64",
+        ),
+        (
+            lambda: normlab.random_matrix_with_singular_values([1.0], 3, 3, dtype="float32"),
+            TypeError,
+            r"dtype must be a torch.dtype.*got str \('float32'\)",
+        ),
+    ],
+)
+def test_hostile_input_is_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_empty_dim_reduces_every_axis_like_torch(keepdim):
+    x = torch.randn(3, 4, dtype=torch.float64)
+    for ord in (2, 1, math.inf, 0, -1):
+        ours = normlab.vector_norm(x, ord, dim=(), keepdim=keepdim)
+        theirs = torch.linalg.vector_norm(x, ord, dim=(), keepdim=keepdim)
+        assert ours.shape == theirs.shape == ((1, 1) if keepdim else ())
+        torch.testing.assert_close(ours, theirs, **TOL[torch.float64])
+
+
+@pytest.mark.parametrize(
+    "dtype, scale",
+    [(torch.float32, 1e20), (torch.float32, 1e-20), (torch.float64, 1e-15), (torch.float64, 1e150)],
+)
+def test_power_iteration_survives_extreme_scales(dtype, scale):
+    """Without rescaling, float32 ||W^T u||^2 overflows at 1e20 and 1e-15 drowns in eps."""
+    W = matrix_with_singular_values([3.0, 1.0], 6, 4).to(dtype) * scale
+    sigma, u, v = normlab.power_iteration(W, 30)
+    torch.testing.assert_close(
+        sigma, torch.linalg.matrix_norm(W.double(), 2).to(dtype), rtol=1e-5, atol=0
+    )
+    for vec in (u, v):
+        torch.testing.assert_close(vec.norm(), torch.ones((), dtype=dtype))
+
+
+def test_power_iteration_rescaling_leaves_ordinary_iterates_bit_identical():
+    """Scaling by a power of two is exact: the same bits as iterating on W itself."""
+    g = torch.Generator().manual_seed(3)
+    W = torch.randn(7, 5, generator=g) * 37.0
+    u = torch.randn(7, generator=g)
+    _, ours_u, ours_v = normlab.power_iteration(W, 4, u=u)
+    F = torch.nn.functional
+    ref_u = F.normalize(u, dim=0, eps=1e-12)
+    for _ in range(4):
+        ref_v = F.normalize(W.T @ ref_u, dim=0, eps=1e-12)
+        ref_u = F.normalize(W @ ref_v, dim=0, eps=1e-12)
+    assert torch.equal(ours_u, ref_u) and torch.equal(ours_v, ref_v)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_spectral_radius_of_half_precision_is_computed_in_float64(dtype):
+    A = torch.tensor([[0.5, 2.0], [0.0, -1.5]])
+    rho = normlab.spectral_radius(A.to(dtype))
+    assert rho.dtype == dtype
+    assert rho.item() == 1.5

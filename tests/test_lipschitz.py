@@ -468,3 +468,104 @@ def test_errors():
     for call, error, message in cases:
         with pytest.raises(error, match=message):
             call()
+
+
+# ---------------------------------------------------------------------------- hostile inputs
+
+
+def _square(z):
+    return (z**2).sum(1)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: normlab.lipschitz_lower_bound_gradient(_square, torch.full((2, 3), math.nan)),
+            r"x must be finite.*NaN",
+        ),
+        (
+            lambda: normlab.lipschitz_lower_bound_gradient(_square, torch.full((2, 3), math.inf)),
+            r"x must be finite.*inf",
+        ),
+        (
+            lambda: normlab.lipschitz_lower_bound_pairs(
+                lambda z: z, torch.full((2, 3), math.nan), torch.zeros(2, 3)
+            ),
+            "x must be finite",
+        ),
+        (
+            lambda: normlab.lipschitz_lower_bound_pairs(
+                lambda z: z, torch.zeros(2, 3), torch.full((2, 3), math.inf)
+            ),
+            "y must be finite",
+        ),
+        # finite points where f itself breaks down: no bound is certified either
+        (
+            lambda: normlab.lipschitz_lower_bound_gradient(
+                lambda z: z.sqrt().sum(1), torch.zeros(2, 3)
+            ),
+            "f gave non-finite gradient norms",
+        ),
+        (
+            lambda: normlab.lipschitz_lower_bound_pairs(
+                lambda z: 1 / z, torch.zeros(2, 3), torch.ones(2, 3)
+            ),
+            "f gave non-finite difference quotients",
+        ),
+    ],
+)
+def test_lower_bounds_reject_non_finite_values(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: normlab.circular_conv_singular_values(
+                torch.randn(2, 2, 3, 3), (8, 8), dilation=1.0
+            ),
+            TypeError,
+            r"dilation must be an int, got float \(1.0\)",
+        ),
+        (
+            lambda: normlab.circular_conv_singular_values(
+                torch.randn(2, 2, 3, 3), (8, 8), dilation=(2.0, 1)
+            ),
+            TypeError,
+            "dilation must be an int, got float",
+        ),
+        (
+            lambda: normlab.operator_norm(lambda z: z, (3,), dtype="float32"),
+            TypeError,
+            "dtype must be a torch.dtype",
+        ),
+        (
+            lambda: normlab.operator_norm(lambda z: z, (3,), dtype=torch.int64),
+            TypeError,
+            "dtype must be a floating-point dtype",
+        ),
+        (
+            lambda: normlab.operator_norm(lambda z: 0, (3,)),
+            TypeError,
+            "fn must return a tensor, got int",
+        ),
+    ],
+)
+def test_hostile_arguments_are_clear_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize("zero_map", [lambda z: 0 * z, torch.zeros_like])
+def test_operator_norm_of_the_zero_map_is_zero(zero_map):
+    assert normlab.operator_norm(zero_map, (2, 3), n_iters=3) == 0.0
+
+
+def test_half_precision_layers_are_measured_in_float64():
+    torch.manual_seed(0)
+    linear = nn.Linear(4, 3)
+    exact = torch.linalg.matrix_norm(linear.weight.detach().half().double(), 2).item()
+    assert normlab.layer_lipschitz(linear.half()) == pytest.approx(exact, rel=1e-12)

@@ -378,6 +378,16 @@ def test_errors():
             "eps must be > 0",
         ),
         (
+            lambda: normlab.spectral_norm(nn.Linear(2, 2), eps=float("inf")),
+            ValueError,
+            "eps must be finite, got inf",
+        ),
+        (
+            lambda: normlab.SpectralNorm(torch.ones(2, 2), eps=float("inf")),
+            ValueError,
+            "eps must be finite",
+        ),
+        (
             lambda: normlab.spectral_norm(nn.Linear(2, 2), dim=2),
             IndexError,
             r"dim must be an axis of module.weight, a 2-D tensor .* got 2",

@@ -25,6 +25,15 @@ __all__ = [
     "check_fraction",
     "check_batch",
     "check_choice",
+    "check_bool",
+    "check_callable",
+    "check_finite",
+    "check_finite_positive_float",
+    "check_floating_dtype",
+    "check_same_device",
+    "check_integer_labels",
+    "check_module",
+    "check_one_sided_smoothing",
 ]
 
 
@@ -136,3 +145,95 @@ def check_choice(value: object, name: str, choices: Sequence[object]) -> None:
     if value not in choices:
         options = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {options}; got {value!r}")
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Raise ``TypeError`` unless ``value`` is a bool (a string such as ``"no"`` is truthy)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} ({value!r})")
+    return value
+
+
+def check_callable(value: object, name: str, what: str = "") -> None:
+    """Raise ``TypeError`` unless ``value`` is callable; ``what`` says what it should be."""
+    if not callable(value):
+        extra = f" ({what})" if what else ""
+        raise TypeError(f"{name} must be callable{extra}, got {type(value).__name__}")
+
+
+def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Raise ``ValueError`` if ``x`` holds a NaN or an infinity.
+
+    Called before LAPACK and before searches whose comparisons a NaN would silently defeat:
+    a NaN matrix can crash oneMKL's eigenvalue solver, and ``nan > best`` is always False.
+    """
+    finite = torch.isfinite(x.detach())
+    if not bool(finite.all()):
+        bad = x.detach()[~finite]
+        kinds = " and ".join(
+            kind
+            for kind, present in (
+                ("NaN", bool(bad.isnan().any())),
+                ("inf", bool(bad.isinf().any())),
+            )
+            if present
+        )
+        raise ValueError(
+            f"{name} must be finite, got {bad.numel()} non-finite entries ({kinds}) in a "
+            f"tensor of shape {tuple(x.shape)}"
+        )
+    return x
+
+
+def check_finite_positive_float(value: object, name: str) -> float:
+    """Raise unless ``value`` is a finite real number > 0 (an ``eps`` of inf zeroes outputs)."""
+    value = check_positive_float(value, name)
+    if math.isinf(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def check_floating_dtype(dtype: object, name: str = "dtype") -> torch.dtype:
+    """Raise ``TypeError`` unless ``dtype`` is a floating-point ``torch.dtype``."""
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(
+            f"{name} must be a torch.dtype such as torch.float32, got {type(dtype).__name__} "
+            f"({dtype!r})"
+        )
+    if not dtype.is_floating_point:
+        raise TypeError(
+            f"{name} must be a floating-point dtype (float16/bfloat16/float32/float64), got {dtype}"
+        )
+    return dtype
+
+
+def check_same_device(x: torch.Tensor, name: str, reference: torch.Tensor, ref_name: str) -> None:
+    """Raise ``ValueError`` unless ``x`` lies on ``reference``'s device."""
+    if x.device != reference.device:
+        raise ValueError(
+            f"{name} must be on the same device as {ref_name} ({reference.device}), got {x.device}"
+        )
+
+
+def check_integer_labels(labels: object, name: str) -> torch.Tensor:
+    """Raise ``TypeError`` unless ``labels`` is a tensor of integer class indices (not bool)."""
+    check_tensor(labels, name)
+    if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
+        raise TypeError(f"{name} must hold integer class indices, got dtype {labels.dtype}")
+    return labels
+
+
+def check_module(value: object, name: str) -> torch.nn.Module:
+    """Raise ``TypeError`` unless ``value`` is a ``torch.nn.Module``."""
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(value).__name__}")
+    return value
+
+
+def check_one_sided_smoothing(value: object, name: str) -> float:
+    """Raise unless ``value`` is a real number in [0, 1): one-sided label smoothing's range
+    (1 would turn every real target into a fake one)."""
+    value = check_real(value, name)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must lie in [0, 1) for one-sided smoothing, got {value}")
+    return value

@@ -25,12 +25,13 @@ from dataclasses import dataclass
 import torch
 
 from normlab._validation import (
+    check_finite,
     check_floating,
+    check_integer_labels,
     check_ndim,
     check_nonempty,
     check_positive_int,
     check_real,
-    check_tensor,
 )
 
 __all__ = [
@@ -42,9 +43,7 @@ __all__ = [
 
 
 def _check_labels(labels: object, n: int, num_classes: int) -> torch.Tensor:
-    check_tensor(labels, "labels")
-    if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
-        raise TypeError(f"labels must hold integer class indices, got dtype {labels.dtype}")
+    check_integer_labels(labels, "labels")
     check_ndim(labels, "labels", 1, "of class indices")
     if len(labels) != n:
         raise ValueError(f"labels must have one entry per sample ({n}), got {len(labels)}")
@@ -221,11 +220,10 @@ def fit_temperature(
     labels = _check_labels(labels, logits.shape[0], logits.shape[1])
     if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
         raise TypeError(f"bounds must be a pair (T_min, T_max), got {bounds!r}")
-    t_min, t_max = (check_real(b, "bounds[i]") for b in bounds)
+    t_min, t_max = (check_real(b, f"bounds[{i}]") for i, b in enumerate(bounds))
     if not 0 < t_min < t_max < math.inf:
         raise ValueError(f"bounds must satisfy 0 < T_min < T_max < inf, got ({t_min}, {t_max})")
-    if not bool(torch.isfinite(logits).all()):
-        raise ValueError("logits must be finite")
+    check_finite(logits, "logits")
     z = logits.detach().double()
     y = labels.to(z.device).long()
     # bisect on log β = -log T: the NLL is convex in β, so its slope increases

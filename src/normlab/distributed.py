@@ -113,9 +113,12 @@ def _run_rank(
         if backend == "nccl":
             torch.cuda.set_device(rank % torch.cuda.device_count())
         result = fn(*args, **kwargs)
-        results.put((rank, True, _serialize(result)))
+        results.put((rank, True, _serialize(result), time.time()))
+    except SystemExit as err:  # re-raised in the parent, it would end the parent too
+        message = f"rank {rank} exited with code {err.code!r} (SystemExit)"
+        results.put((rank, False, _pack_error(RuntimeError(message)), time.time()))
     except BaseException as err:  # reported to the parent, which re-raises it
-        results.put((rank, False, _pack_error(err)))
+        results.put((rank, False, _pack_error(err), time.time()))
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -158,8 +161,11 @@ def launch(
     Raises:
         TypeError: ``fn`` cannot be pickled.
         TimeoutError: some rank did not finish within ``timeout`` seconds (it is killed).
-        Exception: without ``return_exceptions``, the exception raised by the lowest
-            failing rank, re-raised here with that rank's traceback as a note.
+        Exception: without ``return_exceptions``, the root cause: the exception of the rank
+            that failed first on its own (not one that failed because a peer was gone,
+            such as gloo's "connection closed by peer"), re-raised here with that rank's
+            traceback and the other ranks' errors as notes. A rank that exits or dies
+            gives a ``RuntimeError`` naming it and its exit code.
     """
     world_size = check_positive_int(world_size, "world_size")
     timeout = check_positive_float(timeout, "timeout")
@@ -188,7 +194,8 @@ def launch(
     ]
     for process in processes:
         process.start()
-    outcomes: dict[int, tuple[bool, bytes]] = {}
+    # rank -> (succeeded, payload, when it finished or failed, by the wall clock)
+    outcomes: dict[int, tuple[bool, bytes, float]] = {}
     deadline = time.monotonic() + timeout
     try:
         while len(outcomes) < world_size:
@@ -196,15 +203,16 @@ def launch(
             if remaining <= 0:
                 break
             try:
-                rank, ok, payload = results.get(timeout=min(remaining, 0.5))
+                rank, ok, payload, when = results.get(timeout=min(remaining, 0.5))
             except queue_module.Empty:
                 for rank, process in enumerate(processes):
                     crashed = process.exitcode not in (None, 0)
                     if crashed and rank not in outcomes and results.empty():
                         message = f"rank {rank} died with exit code {process.exitcode}"
-                        outcomes[rank] = (False, _pack_error(RuntimeError(message)))
+                        # it died before now: the time it was noticed bounds its failure
+                        outcomes[rank] = (False, _pack_error(RuntimeError(message)), time.time())
                 continue
-            outcomes[rank] = (ok, payload)
+            outcomes[rank] = (ok, payload, when)
             if not ok:  # the others fail soon (their peer is gone) or finish
                 deadline = min(deadline, time.monotonic() + 15.0)
     finally:
@@ -221,7 +229,7 @@ def launch(
         if rank in missing:
             values.append(TimeoutError(f"rank {rank} did not finish within {timeout:g} s"))
             continue
-        ok, payload = outcomes[rank]
+        ok, payload, _ = outcomes[rank]
         if ok:
             values.append(_deserialize(payload))
         else:
@@ -230,10 +238,61 @@ def launch(
                 exc.add_note(f"(raised on rank {rank} of {world_size})\n{trace}")
             values.append(exc)
     if not return_exceptions:
-        failures = [v for v in values if isinstance(v, BaseException)]
-        if failures:
-            raise failures[0]
+        failed = [rank for rank, v in enumerate(values) if isinstance(v, BaseException)]
+        if failed:
+            times = {rank: outcomes[rank][2] for rank in outcomes}
+            raise _root_cause(values, failed, times)
     return values
+
+
+# A rank whose peer has died or left fails in its next collective with one of these (gloo's
+# messages); that error is a consequence, not the cause.
+_COLLATERAL_MESSAGES = (
+    "connection closed by peer",
+    "connection reset by peer",
+    "caused by a remote worker",
+    "broken pipe",
+    "socket timeout",
+    "connection refused",
+)
+
+
+def _is_collateral(error: BaseException) -> bool:
+    """True if ``error`` is what a rank gets when another rank failed first."""
+    if isinstance(error, TimeoutError):  # waited for a peer until the deadline
+        return True
+    if isinstance(error, dist.DistNetworkError):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and any(m in text for m in _COLLATERAL_MESSAGES)
+
+
+def _root_cause(values: list[Any], failed: list[int], times: dict[int, float]) -> BaseException:
+    """The exception of the rank that failed first on its own, annotated with the others.
+
+    A rank that raises (or dies) makes its peers fail in their next collective; those
+    errors can reach the parent first, and the lowest failing rank is often such a peer.
+    The root cause is the earliest failure that is not a peer's consequence (gloo's
+    "connection closed/reset by peer", a timeout); only when every failure is one, the
+    earliest of them.
+    """
+    never = float("inf")
+
+    def order(rank: int) -> tuple[bool, float, int]:
+        return (_is_collateral(values[rank]), times.get(rank, never), rank)
+
+    cause, *others = sorted(failed, key=order)
+    error = values[cause]
+    if others and hasattr(error, "add_note"):
+        lines = [
+            f"rank {rank} failed too: {type(values[rank]).__name__}: "
+            f"{(str(values[rank]).strip().splitlines() or [''])[0][:200]}"
+            for rank in others
+        ]
+        error.add_note(
+            f"root cause: rank {cause} failed first on its own; then\n" + "\n".join(lines)
+        )
+    return error
 
 
 def run_calls(calls: Sequence[Callable[[], Any]]) -> list[Any]:

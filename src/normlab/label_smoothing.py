@@ -28,11 +28,14 @@ from torch import nn
 
 from normlab._validation import (
     check_choice,
+    check_finite,
     check_floating,
     check_fraction,
     check_int,
+    check_integer_labels,
     check_ndim,
     check_nonempty,
+    check_one_sided_smoothing,
     check_real,
     check_tensor,
 )
@@ -449,11 +452,14 @@ def template_plane_projection(features: torch.Tensor, templates: torch.Tensor) -
 
     Raises:
         TypeError: an argument is not a floating tensor.
-        ValueError: wrong shapes, or templates on one line (they span no plane).
+        ValueError: wrong shapes, NaN or inf entries, or templates on one line (they span no
+            plane).
     """
     check_floating(features, "features")
     check_floating(templates, "templates")
     check_ndim(features, "features", 2, "of shape (N, D)")
+    check_finite(features, "features")
+    check_finite(templates, "templates")  # else NaN reads as "templates lie on one line"
     if templates.ndim != 2 or templates.shape[0] != 3:
         raise ValueError(
             f"templates must have shape (3, D), one row per class, got {tuple(templates.shape)}"
@@ -492,14 +498,14 @@ def cluster_tightness(points: torch.Tensor, labels: torch.Tensor) -> float:
 
     Raises:
         TypeError: ``points`` is not a floating tensor or ``labels`` not an integer tensor.
-        ValueError: wrong shapes, fewer than two classes, or all centroids equal.
+        ValueError: wrong shapes, NaN or inf points, fewer than two classes, or all
+            centroids equal.
     """
     check_floating(points, "points")
     check_ndim(points, "points", 2, "of shape (N, D)")
     check_nonempty(points, "points")
-    check_tensor(labels, "labels")
-    if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
-        raise TypeError(f"labels must hold integer class indices, got dtype {labels.dtype}")
+    check_finite(points, "points")  # a NaN centroid would read as "centroids coincide"
+    check_integer_labels(labels, "labels")
     if labels.shape != points.shape[:1]:
         raise ValueError(
             f"labels must have shape ({points.shape[0]},), one per point, got {tuple(labels.shape)}"
@@ -535,13 +541,16 @@ def one_sided_smooth_labels(target: torch.Tensor, epsilon: float) -> torch.Tenso
         case its dtype is kept), ready for ``binary_cross_entropy_with_logits``.
 
     Raises:
-        TypeError: ``target`` is not a tensor, or ``epsilon`` is not a real number.
+        TypeError: ``target`` is not a tensor or is complex, or ``epsilon`` is not a real
+            number.
         ValueError: ``target`` holds values other than 0 and 1; ``epsilon`` is outside [0, 1).
     """
     check_tensor(target, "target")
-    epsilon = check_real(epsilon, "epsilon")
-    if not 0.0 <= epsilon < 1.0:
-        raise ValueError(f"epsilon must lie in [0, 1) for one-sided smoothing, got {epsilon}")
+    if target.is_complex():  # .to(float32) would silently drop the imaginary part
+        raise TypeError(
+            f"target must be a bool, integer or real floating tensor, got dtype {target.dtype}"
+        )
+    epsilon = check_one_sided_smoothing(epsilon, "epsilon")
     values = target if target.is_floating_point() else target.to(torch.float32)
     if not bool(((values == 0) | (values == 1)).all()):
         raise ValueError("target must hold only 0 (fake) and 1 (real) for one-sided smoothing")

@@ -22,11 +22,14 @@ import torch
 import torch.nn.functional as F
 
 from normlab._validation import (
+    check_bool,
+    check_finite,
+    check_finite_positive_float,
     check_floating,
+    check_floating_dtype,
     check_int,
     check_ndim,
     check_nonempty,
-    check_positive_float,
     check_positive_int,
 )
 
@@ -48,10 +51,22 @@ MATRIX_ORDS: tuple[str | float, ...] = ("fro", "nuc", 1, -1, 2, -2, math.inf, -m
 
 
 def _normalize_dims(dim: int | Sequence[int] | None, ndim: int, name: str = "dim") -> tuple:
-    """Turn ``dim`` into a tuple of distinct non-negative axes of a tensor with ``ndim`` axes."""
+    """Turn ``dim`` into a tuple of distinct non-negative axes of a tensor with ``ndim`` axes.
+
+    ``None`` and ``()`` both mean every axis, as in ``torch.linalg.vector_norm``.
+    """
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    if isinstance(dim, numbers.Integral) and not isinstance(dim, bool):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list, torch.Size)):
+        dims = tuple(dim)
+    else:
+        raise TypeError(
+            f"{name} must be an int, a tuple of ints or None, got {type(dim).__name__} ({dim!r})"
+        )
+    if not dims:
+        return tuple(range(ndim))
     rank = max(ndim, 1)  # a 0-d tensor accepts dim 0 / -1, as in PyTorch
     out = []
     for d in dims:
@@ -121,13 +136,15 @@ def vector_norm(
         Tensor of norms with the reduced axes removed (or kept with size 1).
 
     Raises:
-        TypeError: ``x`` is not a floating-point tensor, or ``ord`` is not a real number.
+        TypeError: ``x`` is not a floating-point tensor, ``ord`` is not a real number, ``dim``
+            is not an int, a tuple of ints or None, or ``keepdim`` is not a bool.
         ValueError: ``x`` is empty, ``ord`` is NaN, or ``dim`` is out of range or repeated.
     """
     check_floating(x, "x")
     check_nonempty(x, "x")
     p = _check_vector_ord(ord)
     dims = _normalize_dims(dim, x.ndim)
+    check_bool(keepdim, "keepdim")
     a = x.abs()
     if p == math.inf:
         return a.amax(dim=dims, keepdim=keepdim)
@@ -163,11 +180,16 @@ def singular_values(A: torch.Tensor) -> torch.Tensor:
 
     Returns:
         Tensor of shape ``(*, min(m, n))``.
+
+    Raises:
+        TypeError: ``A`` is not a floating-point tensor.
+        ValueError: ``A`` has fewer than 2 dimensions, is empty, or holds NaN or inf.
     """
     check_floating(A, "A")
     if A.ndim < 2:
         raise ValueError(f"A must have at least 2 dimensions (a matrix), got {A.ndim}-D")
     check_nonempty(A, "A")
+    check_finite(A, "A")  # eigvalsh would blame a NaN on ill-conditioning
     # Divide by the largest entry so that the Gram matrix cannot overflow; sigma scales back.
     scale = A.detach().abs().amax(dim=(-2, -1), keepdim=True).to(torch.float64)
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
@@ -191,7 +213,12 @@ def _check_matrix_norm_arguments(A: torch.Tensor, ord: object, dim: object) -> t
     if isinstance(ord, bool) or ord not in MATRIX_ORDS:
         allowed = ", ".join(repr(o) for o in MATRIX_ORDS)
         raise ValueError(f"ord must be one of {allowed} for a matrix norm, got {ord!r}")
-    if isinstance(dim, numbers.Integral) or len(tuple(dim)) != 2:
+    if not isinstance(dim, (tuple, list)):
+        raise TypeError(
+            f"dim must be a pair of axes (rows, columns) such as (-2, -1), got "
+            f"{type(dim).__name__} ({dim!r})"
+        )
+    if len(dim) != 2:
         raise ValueError(f"dim must be a pair of axes (rows, columns), got {dim!r}")
     return _normalize_dims(dim, A.ndim)
 
@@ -227,11 +254,14 @@ def matrix_norm(
         Tensor of norms, one per matrix.
 
     Raises:
-        TypeError: ``A`` is not a floating-point tensor.
+        TypeError: ``A`` is not a floating-point tensor; ``dim`` is not a tuple;
+            ``keepdim`` is not a bool.
         ValueError: ``A`` has fewer than 2 dimensions or is empty; ``ord`` is unknown;
-            ``dim`` is not two distinct axes.
+            ``dim`` is not two distinct axes; ``A`` holds NaN or inf (for the norms that
+            need singular values).
     """
     rows, cols = _check_matrix_norm_arguments(A, ord, dim)
+    check_bool(keepdim, "keepdim")
     B = A.movedim((rows, cols), (-2, -1))
     if ord == "fro":
         out = vector_norm(B, 2, dim=(-2, -1))
@@ -267,7 +297,12 @@ def spectral_radius(A: torch.Tensor) -> torch.Tensor:
         A: real floating-point tensor of shape ``(*, n, n)``.
 
     Returns:
-        Tensor of shape ``(*)``.
+        Tensor of shape ``(*)``, in ``A``'s dtype (float16 and bfloat16 are computed in
+        float64: LAPACK has no half-precision eigensolver).
+
+    Raises:
+        TypeError: ``A`` is not a floating-point tensor.
+        ValueError: ``A`` is not square, is empty, or holds NaN or inf.
     """
     check_floating(A, "A")
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
@@ -275,10 +310,21 @@ def spectral_radius(A: torch.Tensor) -> torch.Tensor:
             f"A must be a square matrix (or a batch of them), got shape {tuple(A.shape)}"
         )
     check_nonempty(A, "A")
-    return torch.linalg.eigvals(A).abs().amax(dim=-1).to(A.dtype)
+    check_finite(A, "A")  # a NaN matrix crashes oneMKL's balancing (SGEBAL), killing Python
+    # LAPACK has no half-precision eigensolver: compute in float64 and cast back.
+    A64 = A.to(torch.float64) if A.dtype in (torch.float16, torch.bfloat16) else A
+    return torch.linalg.eigvals(A64).abs().amax(dim=-1).to(A.dtype)
 
 
 # --------------------------------------------------------------------------- power iteration
+
+
+def _power_of_two_scale(W: torch.Tensor) -> torch.Tensor:
+    """``2^round(log2(max |W|))`` as a 0-d tensor of ``W``'s dtype (1 for a zero ``W``)."""
+    largest = W.abs().amax().to(torch.float64)
+    if not bool(largest > 0) or not bool(torch.isfinite(largest)):
+        return torch.ones((), dtype=W.dtype, device=W.device)
+    return torch.exp2(torch.round(torch.log2(largest))).to(W.dtype)
 
 
 def _check_start_vector(x: torch.Tensor, name: str, size: int, W: torch.Tensor, what: str) -> None:
@@ -294,6 +340,7 @@ def _check_start_vector(x: torch.Tensor, name: str, size: int, W: torch.Tensor, 
             f"{name} must have W's dtype and device ({W.dtype}, {W.device}), "
             f"got ({x.dtype}, {x.device})"
         )
+    check_finite(x, name)
     if not bool(x.detach().abs().amax() > 0):
         raise ValueError(f"{name} must be a non-zero vector: power iteration cannot leave 0")
 
@@ -310,7 +357,7 @@ def _check_power_iteration_arguments(
     check_ndim(W, "W", 2, "(a matrix; reshape higher-dimensional weights first, e.g. W.flatten(1))")
     check_nonempty(W, "W")
     n_iters = check_positive_int(n_iters, "n_iters")
-    eps = check_positive_float(eps, "eps")
+    eps = check_finite_positive_float(eps, "eps")
     if u is not None and v is not None:
         raise ValueError(
             "pass at most one starting vector: u (the iteration starts with v <- W^T u) "
@@ -377,25 +424,37 @@ def power_iteration(
 
     Raises:
         TypeError: ``W`` or ``u`` is not a floating-point tensor; ``n_iters`` is not an int.
-        ValueError: ``W`` is not 2-D or is empty; ``n_iters < 1``; ``eps <= 0``; ``u`` or
-            ``v`` has the wrong shape, dtype or device, or is zero; both are given.
+        ValueError: ``W`` is not 2-D or is empty; ``n_iters < 1``; ``eps`` is not finite and
+            > 0; ``u`` or ``v`` has the wrong shape, dtype or device, holds NaN or inf, or is
+            zero; both are given.
+
+    The iteration runs on :math:`W / 2^k`, with :math:`2^k` the power of two nearest the
+    largest entry of ``W``: the unit vectors do not change (and, power-of-two scaling being
+    exact, neither do their bits for ordinary ``W``), but ``W * 1e20`` in float32 no longer
+    overflows and ``W * 1e-15`` no longer drowns in ``eps``, which therefore acts on the
+    rescaled products.
     """
     n_iters, eps = _check_power_iteration_arguments(W, n_iters, u, eps, v)
     m = W.shape[0]
     with torch.no_grad():
         W = W.detach()
+        # Iterate on W / 2^k with 2^k near the largest entry, so that neither ||W^T u||^2
+        # overflows (W * 1e20 in float32) nor ||W v|| falls below eps (W * 1e-15): the unit
+        # vectors are those of W, and scaling by a power of two rounds exactly, so for
+        # ordinary W the iterates are bit-identical to iterating on W itself.
+        scaled = W / _power_of_two_scale(W)
         if v is None:  # Miyato et al.'s order: v from u, then u from v
             if u is None:
                 u = torch.randn(m, dtype=W.dtype, device=W.device, generator=generator)
             u = F.normalize(u.detach(), dim=0, eps=eps)  # a new tensor: the caller's is untouched
             for _ in range(n_iters):
-                v = F.normalize(W.mT @ u, dim=0, eps=eps)
-                u = F.normalize(W @ v, dim=0, eps=eps)
+                v = F.normalize(scaled.mT @ u, dim=0, eps=eps)
+                u = F.normalize(scaled @ v, dim=0, eps=eps)
         else:  # PyTorch's order: the same alternation, shifted by half an iteration
             v = F.normalize(v.detach(), dim=0, eps=eps)
             for _ in range(n_iters):
-                u = F.normalize(W @ v, dim=0, eps=eps)
-                v = F.normalize(W.mT @ u, dim=0, eps=eps)
+                u = F.normalize(scaled @ v, dim=0, eps=eps)
+                v = F.normalize(scaled.mT @ u, dim=0, eps=eps)
         sigma = torch.dot(u, W @ v)
     return sigma, u, v
 
@@ -424,13 +483,19 @@ def random_matrix_with_singular_values(
         m: number of rows.
         n: number of columns.
         generator: random generator (CPU) for reproducibility.
-        dtype: floating dtype of the result.
+        dtype: floating dtype of the result (a ``torch.dtype``).
 
     Returns:
         Tensor of shape ``(m, n)`` on the CPU.
+
+    Raises:
+        TypeError: ``m`` or ``n`` is not an int; ``dtype`` is not a floating ``torch.dtype``.
+        ValueError: ``m`` or ``n`` is < 1; wrong number of singular values, or negative or
+            non-finite ones.
     """
     m = check_positive_int(m, "m")
     n = check_positive_int(n, "n")
+    check_floating_dtype(dtype, "dtype")
     sigma = torch.as_tensor(singular_values, dtype=torch.float64).flatten()
     if sigma.numel() == 0 or sigma.numel() > min(m, n):
         raise ValueError(

@@ -37,8 +37,11 @@ from torch import nn
 
 from normlab._validation import (
     check_batch,
+    check_callable,
     check_choice,
+    check_finite,
     check_floating,
+    check_floating_dtype,
     check_int,
     check_nonempty,
     check_positive_float,
@@ -241,7 +244,8 @@ def circular_conv_singular_values(
     groups = check_positive_int(groups, "groups")
     if weight.shape[0] % groups:
         raise ValueError(f"groups ({groups}) must divide c_out ({weight.shape[0]})")
-    dilations = (dilation,) * d if isinstance(dilation, int) else tuple(dilation)
+    # Anything but a sequence is one dilation for every axis, checked as an int below.
+    dilations = tuple(dilation) if isinstance(dilation, (tuple, list)) else (dilation,) * d
     if len(dilations) != d:
         raise ValueError(f"dilation must be an int or have {d} entries, got {dilation!r}")
     dilations = tuple(check_positive_int(x, "dilation") for x in dilations)
@@ -298,17 +302,25 @@ def operator_norm(
         TypeError: ``fn`` is not callable; ``input_shape`` is not a tuple of ints.
         ValueError: ``n_iters < 1``.
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    check_callable(fn, "fn")
     shape = _check_input_shape(input_shape)
     n_iters = check_positive_int(n_iters, "n_iters")
+    check_floating_dtype(dtype, "dtype")
     x = torch.randn((1, *shape), dtype=dtype, device=device, generator=generator)
     x = x / x.norm()
     with torch.enable_grad():
         for _ in range(n_iters):
             x.requires_grad_(True)
             y = fn(x)
-            (x,) = torch.autograd.grad(y, x, grad_outputs=y.detach())  # A^T A x
+            if not isinstance(y, torch.Tensor):
+                raise TypeError(f"fn must return a tensor, got {type(y).__name__}")
+            if not y.requires_grad:  # fn ignores its input (torch.zeros_like): the zero map
+                return 0.0
+            # A map that ignores its input (the zero map, torch.zeros_like) leaves y out of
+            # x's graph: its adjoint is 0, so A^T A x = 0.
+            (x,) = torch.autograd.grad(
+                y, x, grad_outputs=y.detach(), allow_unused=True, materialize_grads=True
+            )
             norm = x.norm()
             if norm == 0:
                 return 0.0
@@ -477,7 +489,9 @@ def layer_lipschitz(
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     with _eval_mode(module):
         if isinstance(module, nn.Linear):
-            return torch.linalg.matrix_norm(module.weight.detach(), 2).item()
+            # LAPACK has no half precision: float64, as normlab.linalg.singular_values does.
+            weight = module.weight.detach().to(torch.float64)
+            return torch.linalg.matrix_norm(weight, 2).item()
         if isinstance(module, _CONVS + _TRANSPOSED_CONVS):
             if input_shape is None:
                 raise ValueError(
@@ -613,7 +627,17 @@ class LipschitzLowerBound:
 
 
 def _check_points(x: object, name: str) -> torch.Tensor:
-    return check_batch(x, name, "a batch of points")
+    check_batch(x, name, "a batch of points")
+    return check_finite(x, name)  # a NaN norm never beats the best so far: value -1 unseen
+
+
+def _check_finite_values(values: torch.Tensor, what: str) -> None:
+    """Raise if ``f`` gave NaN or inf at the starting points (no bound could be certified)."""
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError(
+            f"f gave non-finite {what}; a NaN or infinite value certifies no bound "
+            "(check f and the points)"
+        )
 
 
 def _scalar_outputs(out: torch.Tensor, batch: int) -> torch.Tensor:
@@ -659,8 +683,7 @@ def lipschitz_lower_bound_gradient(
         ValueError: ``x`` is not a batch; ``f`` does not return one number per point;
             ``steps < 0``; ``lr <= 0``.
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    check_callable(f, "f")
     _check_points(x, "x")
     steps = check_int(steps, "steps")
     if steps < 0:
@@ -674,6 +697,8 @@ def lipschitz_lower_bound_gradient(
             out = _scalar_outputs(f(points), len(points))
             (grad,) = torch.autograd.grad(out.sum(), points, create_graph=step < steps)
             norms = grad.flatten(1).norm(dim=1)
+            if step == 0:
+                _check_finite_values(norms.detach(), "gradient norms at the starting points x")
             i = int(norms.argmax())
             if norms[i].item() > best:
                 best, best_x = norms[i].item(), points.detach()[i].clone()
@@ -723,8 +748,7 @@ def lipschitz_lower_bound_pairs(
         ValueError: shapes differ or are not batches; a pair has ``x == y``; ``steps < 0``;
             ``lr <= 0``.
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    check_callable(f, "f")
     _check_points(x, "x")
     _check_points(y, "y")
     if x.shape != y.shape:
@@ -747,6 +771,8 @@ def lipschitz_lower_bound_pairs(
             quotient = (f(xs) - f(ys)).flatten(1).norm(dim=1) / distance
             valid = distance > 0  # a pair that collapsed during the ascent bounds nothing
             q = torch.where(valid, quotient, torch.zeros_like(quotient)).detach()
+            if step == 0:
+                _check_finite_values(q, "difference quotients at the starting pairs (x, y)")
             i = int(q.argmax())
             if q[i].item() > best:
                 best, best_pair = q[i].item(), (xs.detach()[i].clone(), ys.detach()[i].clone())

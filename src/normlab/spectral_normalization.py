@@ -23,10 +23,10 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from normlab._validation import (
+    check_finite_positive_float,
     check_floating,
     check_int,
     check_nonempty,
-    check_positive_float,
     check_positive_int,
 )
 
@@ -56,7 +56,8 @@ class SpectralNorm(nn.Module):
     Raises:
         TypeError: ``weight`` is not real floating point; ``n_power_iterations`` or ``dim``
             is not an int.
-        ValueError: ``weight`` is empty; ``n_power_iterations < 1``; ``eps <= 0``.
+        ValueError: ``weight`` is empty; ``n_power_iterations < 1``; ``eps`` is not finite
+            and > 0.
         IndexError: ``dim`` is not an axis of ``weight``.
 
     Args:
@@ -138,7 +139,7 @@ def _check_arguments(
 ) -> tuple[int, int, float]:
     """Validate the parametrization's arguments; return them as int, int, float."""
     n_power_iterations = check_positive_int(n_power_iterations, "n_power_iterations")
-    eps = check_positive_float(eps, "eps")
+    eps = check_finite_positive_float(eps, "eps")
     check_floating(weight, name)
     check_nonempty(weight, name)
     dim = check_int(dim, "dim")
@@ -211,7 +212,7 @@ def spectral_norm(
         TypeError: ``module`` is not an ``nn.Module``; ``name`` is not a string; the tensor is
             not real floating point; ``n_power_iterations`` or ``dim`` is not an int.
         ValueError: ``module`` has no tensor called ``name``, or it is empty;
-            ``n_power_iterations < 1``; ``eps <= 0``.
+            ``n_power_iterations < 1``; ``eps`` is not finite and > 0.
         IndexError: ``dim`` is not an axis of the weight (PyTorch's error type).
         RuntimeError: ``name`` already has spectral normalization (this module's, PyTorch's
             parametrization or PyTorch's old hook): applying it twice would divide twice.
@@ -221,7 +222,7 @@ def spectral_norm(
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
     n_power_iterations = check_positive_int(n_power_iterations, "n_power_iterations")
-    eps = check_positive_float(eps, "eps")
+    eps = check_finite_positive_float(eps, "eps")
     # Checked before reading the weight: reading a spectrally normalized weight in training
     # mode would run a power iteration.
     if _spectral_norm_of(module, name) is not None:

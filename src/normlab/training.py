@@ -15,7 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from normlab._validation import check_int, check_positive_int
+from normlab._validation import (
+    check_callable,
+    check_floating,
+    check_int,
+    check_module,
+    check_positive_int,
+)
 from normlab.device import get_device
 from normlab.progress import progress_bar
 
@@ -65,6 +71,8 @@ def _as_pair(
         raise TypeError(
             f"{name} must hold two tensors, got ({type(x).__name__}, {type(y).__name__})"
         )
+    if not x.is_floating_point():  # a Linear on int64 inputs fails with a dtype mismatch
+        raise TypeError(f"{name}: inputs x must be a floating-point tensor, got dtype {x.dtype}")
     if len(x) != len(y):
         raise ValueError(f"{name}: x and y must have the same length, got {len(x)} and {len(y)}")
     if soft_targets and y.is_floating_point() and y.ndim == 2:
@@ -89,6 +97,8 @@ def predict_logits(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1024)
     The model's training/eval mode is restored afterwards. ``x`` is moved to the device of
     the model's first parameter (or buffer).
     """
+    check_module(model, "model")
+    check_floating(x, "x")
     batch_size = check_positive_int(batch_size, "batch_size")
     reference = next(iter(model.parameters()), None)
     if reference is None:
@@ -116,6 +126,7 @@ def evaluate_classifier(
     Returns:
         ``{"loss": ..., "accuracy": ...}`` as Python floats.
     """
+    check_module(model, "model")
     x, y = _as_pair(data, "data")
     if len(x) == 0:
         return {"loss": math.nan, "accuracy": math.nan}
@@ -175,10 +186,26 @@ def fit_classifier(
 
     Returns:
         The :class:`History` of the run.
+
+    Raises:
+        TypeError: ``model`` is not a module; ``optimizer``, ``loss_fn`` or ``on_step`` is
+            not callable; ``train``/``val`` are not pairs of tensors with floating ``x`` and
+            int64 ``y`` (or, for ``train``, floating ``(N, C)`` soft targets).
+        ValueError: lengths differ, no sample, soft targets with another class count than
+            the model's logits, or ``drop_last`` leaves no batch.
     """
+    check_module(model, "model")
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     seed = check_int(seed, "seed")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        check_callable(
+            optimizer, "optimizer", "a torch.optim.Optimizer or a factory params -> optimizer"
+        )
+    if loss_fn is not None:
+        check_callable(loss_fn, "loss_fn", "(logits, y) -> scalar loss")
+    if on_step is not None:
+        check_callable(on_step, "on_step", "on_step(step, model)")
     x, y = _as_pair(train, "train", soft_targets=True)
     if len(x) == 0:
         raise ValueError("train must contain at least one sample")
@@ -193,7 +220,12 @@ def fit_classifier(
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     elif not isinstance(optimizer, torch.optim.Optimizer):
-        optimizer = optimizer(model.parameters())
+        factory, optimizer = optimizer, optimizer(model.parameters())
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer factory {factory!r} must return a torch.optim.Optimizer, got "
+                f"{type(optimizer).__name__}"
+            )
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     generator = torch.Generator().manual_seed(seed)
     history = History()
@@ -207,6 +239,12 @@ def fit_classifier(
             index = index.to(device)
             xb, yb = x[index], y[index]
             logits = model(xb)
+            if yb.ndim == 2 and logits.shape != yb.shape:
+                raise ValueError(
+                    f"train: soft targets y of shape {tuple(y.shape)} must have one probability "
+                    f"per class the model outputs; the model gives logits of shape "
+                    f"{tuple(logits.shape)} for a batch of {len(xb)}"
+                )
             loss = loss_fn(logits, yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

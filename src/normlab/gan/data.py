@@ -18,11 +18,13 @@ import math
 import torch
 
 from normlab._validation import (
+    check_finite,
+    check_finite_positive_float,
     check_floating,
+    check_floating_dtype,
     check_int,
     check_ndim,
     check_nonempty,
-    check_positive_float,
     check_positive_int,
 )
 
@@ -33,8 +35,8 @@ class GaussianMixture:
     """An equal-weight mixture of isotropic Gaussians ``N(centre_k, std² I)``.
 
     Args:
-        centres: the means, shape ``(K, d)``, floating.
-        std: the common standard deviation of every component, > 0.
+        centres: the means, shape ``(K, d)``, floating, finite.
+        std: the common standard deviation of every component, finite and > 0.
 
     Attributes:
         centres: the means ``(K, d)``.
@@ -45,8 +47,9 @@ class GaussianMixture:
         check_floating(centres, "centres")
         check_ndim(centres, "centres", 2, "of shape (modes, features)")
         check_nonempty(centres, "centres")
+        check_finite(centres, "centres")
         self.centres = centres
-        self.std = check_positive_float(std, "std")
+        self.std = check_finite_positive_float(std, "std")
 
     @property
     def n_modes(self) -> int:
@@ -118,7 +121,8 @@ def ring_of_gaussians(
         A :class:`GaussianMixture` with centres ``(K, 2)``.
     """
     n_modes = check_positive_int(n_modes, "n_modes")
-    radius = check_positive_float(radius, "radius")
+    radius = check_finite_positive_float(radius, "radius")
+    check_floating_dtype(dtype, "dtype")
     angles = 2 * math.pi * torch.arange(n_modes, dtype=torch.float64) / n_modes
     centres = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
     return GaussianMixture(centres.to(dtype=dtype, device=device), std)
@@ -148,7 +152,8 @@ def grid_of_gaussians(
         A :class:`GaussianMixture` with centres ``(n_per_side², 2)``, row by row.
     """
     n_per_side = check_positive_int(n_per_side, "n_per_side")
-    spacing = check_positive_float(spacing, "spacing")
+    spacing = check_finite_positive_float(spacing, "spacing")
+    check_floating_dtype(dtype, "dtype")
     axis = spacing * (torch.arange(n_per_side, dtype=torch.float64) - (n_per_side - 1) / 2)
     ys, xs = torch.meshgrid(axis, axis, indexing="ij")
     centres = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1)

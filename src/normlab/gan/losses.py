@@ -25,7 +25,12 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from normlab._validation import check_choice, check_floating, check_nonempty
+from normlab._validation import (
+    check_choice,
+    check_floating,
+    check_nonempty,
+    check_one_sided_smoothing,
+)
 from normlab.label_smoothing import one_sided_smooth_labels
 
 __all__ = [
@@ -83,6 +88,7 @@ def minimax_discriminator_loss(
     """
     _scores(real_scores, "real_scores")
     _scores(fake_scores, "fake_scores")
+    label_smoothing = check_one_sided_smoothing(label_smoothing, "label_smoothing")
     if label_smoothing:
         target = _real_target(real_scores, label_smoothing)
         real_term = F.binary_cross_entropy_with_logits(real_scores, target)

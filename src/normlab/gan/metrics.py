@@ -143,9 +143,13 @@ def mode_statistics(
         )
     n_std = check_positive_float(n_std, "n_std")
     min_count = _check_min_count(min_count)
-    centres = mixture.centres.to(device=samples.device, dtype=samples.dtype)
+    # Half precision has no cdist kernel on the CPU, and its 3 significant digits would blur
+    # the 3-std radius: float16/bfloat16 samples are measured in float64.
+    low = samples.dtype in (torch.float16, torch.bfloat16)
+    points = samples.detach().to(torch.float64) if low else samples
+    centres = mixture.centres.to(device=samples.device, dtype=points.dtype)
     # exact differences, not the faster |a|² + |b|² - 2ab, which loses digits near 0
-    distances = torch.cdist(samples, centres, compute_mode="donot_use_mm_for_euclid_dist")
+    distances = torch.cdist(points, centres, compute_mode="donot_use_mm_for_euclid_dist")
     nearest_distance, nearest = distances.min(dim=1)
     return _statistics(nearest, nearest_distance < n_std * mixture.std, mixture.n_modes, min_count)
 

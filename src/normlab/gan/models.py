@@ -17,7 +17,7 @@ from functools import partial
 
 from torch import nn
 
-from normlab._validation import check_positive_int
+from normlab._validation import check_callable, check_positive_int
 from normlab.models import NormFactory
 
 __all__ = ["MLPGenerator", "MLPCritic", "ConvGenerator", "ConvCritic"]
@@ -26,15 +26,35 @@ __all__ = ["MLPGenerator", "MLPCritic", "ConvGenerator", "ConvCritic"]
 _leaky_relu = partial(nn.LeakyReLU, 0.2)
 
 
+def _check_factory(factory: object, name: str, what: str) -> None:
+    """A factory is called once per layer: a module instance would be called on no input."""
+    if isinstance(factory, nn.Module):
+        raise TypeError(
+            f"{name} must be a factory {what} such as the class nn.ReLU, got the module "
+            f"instance {factory!r}"
+        )
+    check_callable(factory, name, f"a factory {what}")
+
+
 def _hidden_stack(
     in_features: int,
     hidden_features: Sequence[int],
     norm_layer: NormFactory | None,
     activation: Callable[[], nn.Module],
 ) -> tuple[list[nn.Module], int]:
+    if not isinstance(hidden_features, (tuple, list)):
+        raise TypeError(
+            "hidden_features must be a tuple or list of layer widths, got "
+            f"{type(hidden_features).__name__} ({hidden_features!r}); for one hidden layer "
+            f"of width w write (w,)"
+        )
+    widths = [check_positive_int(w, f"hidden_features[{i}]") for i, w in enumerate(hidden_features)]
+    if norm_layer is not None:
+        _check_factory(norm_layer, "norm_layer", "width -> module")
+    _check_factory(activation, "activation", "() -> module")
     layers: list[nn.Module] = []
     previous = in_features
-    for width in (check_positive_int(w, "hidden_features[i]") for w in hidden_features):
+    for width in widths:
         layers.append(nn.Linear(previous, width))
         if norm_layer is not None:
             layers.append(norm_layer(width))
@@ -76,6 +96,7 @@ class MLPGenerator(nn.Sequential):
         layers, previous = _hidden_stack(latent_dim, hidden_features, norm_layer, activation)
         layers.append(nn.Linear(previous, out_features))
         if output_activation is not None:
+            _check_factory(output_activation, "output_activation", "() -> module")
             layers.append(output_activation())
         super().__init__(*layers)
 

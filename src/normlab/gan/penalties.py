@@ -18,6 +18,7 @@ from torch import nn
 from normlab._validation import (
     check_batch,
     check_positive_float,
+    check_same_device,
 )
 
 __all__ = ["critic_gradient_norm", "interpolate", "gradient_penalty", "clip_weights"]
@@ -49,15 +50,42 @@ def critic_gradient_norm(
             penalty needs it).
 
     Returns:
-        The norms, shape ``(N,)``.
+        The norms, shape ``(N,)``; 0 for a critic that ignores its input.
+
+    Raises:
+        TypeError: ``critic`` is not a module, or ``x`` not a floating tensor.
+        ValueError: ``x`` is not a batch, or the critic does not return one score per
+            sample.
     """
     _check_module(critic, "critic")
     _check_samples(x, "x")
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         scores = critic(x)
-        (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=create_graph)
+        _check_critic_scores(scores, len(x))
+        if not scores.requires_grad:  # a critic that ignores its input (and has no weights)
+            return torch.zeros(len(x), dtype=x.dtype, device=x.device)
+        # A critic that ignores x leaves x out of the graph: its gradient is 0, not an error.
+        (grad,) = torch.autograd.grad(
+            scores.sum(), x, create_graph=create_graph, allow_unused=True, materialize_grads=True
+        )
     return torch.linalg.vector_norm(grad.flatten(1), dim=1)
+
+
+def _check_critic_scores(scores: object, batch: int, name: str = "critic") -> torch.Tensor:
+    """Raise unless ``scores`` is one score per sample, shape ``(batch,)`` or ``(batch, 1)``.
+
+    A critic with two outputs per sample would otherwise be trained (and penalized) on the
+    sum of its outputs, silently.
+    """
+    if not isinstance(scores, torch.Tensor):
+        raise TypeError(f"{name} must return a tensor of scores, got {type(scores).__name__}")
+    if tuple(scores.shape) not in ((batch,), (batch, 1)):
+        raise ValueError(
+            f"{name} must return one score per sample, shape ({batch},) or ({batch}, 1), "
+            f"got {tuple(scores.shape)}"
+        )
+    return scores
 
 
 def interpolate(
@@ -78,10 +106,13 @@ def interpolate(
         The interpolates ``(N, *features)``, detached from both inputs' graphs.
 
     Raises:
-        ValueError: the shapes differ.
+        ValueError: the shapes, devices or dtypes differ.
     """
     _check_samples(real, "real")
     _check_samples(fake, "fake")
+    check_same_device(fake, "fake", real, "real")
+    if fake.dtype != real.dtype:
+        raise ValueError(f"fake must have real's dtype ({real.dtype}), got {fake.dtype}")
     if real.shape != fake.shape:
         raise ValueError(
             "real and fake must have the same shape (pairs of samples), got "
@@ -118,7 +149,11 @@ def gradient_penalty(
         Scalar penalty (without ``λ``).
 
     Raises:
-        ValueError: ``real`` and ``fake`` have different shapes, or fewer than 2 dimensions.
+        ValueError: ``real`` and ``fake`` have different shapes, devices or dtypes, or fewer
+            than 2 dimensions; the critic does not return one score per sample.
+
+    A critic that ignores its input has gradient 0 everywhere: its penalty is
+    ``(0 - 1)² = 1``.
     """
     _check_module(critic, "critic")
     points = interpolate(real, fake, generator=generator)

@@ -20,11 +20,14 @@ Design choices, each for a reason:
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,14 +40,16 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from normlab._validation import (
     check_int,
     check_nonnegative_float,
+    check_one_sided_smoothing,
     check_positive_float,
     check_positive_int,
 )
 from normlab.device import get_device
 from normlab.gan.data import GaussianMixture
 from normlab.gan.losses import get_loss
-from normlab.gan.penalties import clip_weights, gradient_penalty
+from normlab.gan.penalties import _check_critic_scores, clip_weights, gradient_penalty
 from normlab.progress import progress_bar
+from normlab.sync_batchnorm import _is_batch_norm
 
 __all__ = [
     "GANHistory",
@@ -60,7 +65,25 @@ OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 #: A metric callback ``(generator, critic) -> {name: value}``.
 Evaluate = Callable[[nn.Module, nn.Module], Mapping[str, float]]
 
-_CHECKPOINT_FORMAT = 1
+# Format 2 puts a header line "normlab.gan checkpoint 2 sha256=<digest>" before the
+# torch.save bytes, so that a truncated, overwritten or bit-flipped file is refused before
+# anything is unpickled.
+_CHECKPOINT_FORMAT = 2
+_CHECKPOINT_MAGIC = b"normlab.gan checkpoint"
+_CHECKPOINT_ENTRIES = (
+    "format",
+    "config",
+    "optimizers",
+    "data",
+    "generator",
+    "critic",
+    "generator_optimizer",
+    "critic_optimizer",
+    "source",
+    "noise",
+    "rng",
+    "history",
+)
 # How often (in generator steps) the loop reads its loss buffer back to check for NaN when
 # nothing else forces a synchronization.
 _SYNC_EVERY = 50
@@ -304,13 +327,14 @@ def _make_source(data: object, batch_size: int, device: torch.device, seed: int)
 
 
 def has_batch_norm(module: nn.Module) -> bool:
-    """True if ``module`` contains a batch-normalization layer (any ``_BatchNorm``).
+    """True if ``module`` contains a batch-normalization layer (torch's or normlab's).
 
     Such a critic couples the samples of a batch, which breaks the per-sample gradient
     penalty (Gulrajani et al., 2017) and changes its statistics when real and generated
     samples share a forward pass.
     """
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    # one detection for the library: SyncBatchNorm's conversion uses the same predicate
+    return any(_is_batch_norm(m) for m in module.modules())
 
 
 def _latent_dim(generator: nn.Module, latent_dim: int | None) -> int:
@@ -416,16 +440,34 @@ def _make_optimizer(
     if choice is None:
         return torch.optim.Adam(module.parameters(), lr=2e-4, betas=(0.5, 0.999))
     if isinstance(choice, torch.optim.Optimizer):
+        _check_optimizes(choice, module, name)
         return choice
     if callable(choice):
         optimizer = choice(module.parameters())
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"{name} factory must return a torch.optim.Optimizer")
+        _check_optimizes(optimizer, module, name)
         return optimizer
     raise TypeError(
         f"{name} must be a torch.optim.Optimizer, a factory params -> optimizer, or None; "
         f"got {type(choice).__name__}"
     )
+
+
+def _check_optimizes(optimizer: torch.optim.Optimizer, module: nn.Module, name: str) -> None:
+    """An optimizer over another model's parameters (the critic's for the generator) would
+    leave this model untrained: every parameter it holds must be one of ``module``'s."""
+    own = {id(p) for p in module.parameters()}
+    held = [p for group in optimizer.param_groups for p in group["params"]]
+    foreign = sum(id(p) not in own for p in held)
+    model = name.removesuffix("_optimizer")
+    if foreign:
+        raise ValueError(
+            f"{name} holds {foreign} of {len(held)} tensors that are not parameters of the "
+            f"{model}: build it from {model}.parameters()"
+        )
+    if not held and own:
+        raise ValueError(f"{name} holds no parameters; build it from {model}.parameters()")
 
 
 # ---------------------------------------------------------------------------------------
@@ -479,11 +521,195 @@ def _as_tuple(value: Any) -> Any:
     return value
 
 
-def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+def _save_checkpoint(path: Path, payload: object) -> None:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    body = buffer.getvalue()
+    digest = hashlib.sha256(body).hexdigest()
+    header = _CHECKPOINT_MAGIC + f" {_CHECKPOINT_FORMAT} sha256={digest}\n".encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
+    with open(temporary, "wb") as file:
+        file.write(header + body)
     os.replace(temporary, path)  # atomic: an interruption never leaves half a checkpoint
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    """Read, verify and unpickle a checkpoint; every failure names the file."""
+    raw = path.read_bytes()
+    if not raw:
+        raise ValueError(
+            f"the checkpoint {path} is empty (0 bytes); delete it or pass resume=False"
+        )
+    header, newline, body = raw.partition(b"\n")
+    fields = header.removeprefix(_CHECKPOINT_MAGIC).split()
+    if not newline or not header.startswith(_CHECKPOINT_MAGIC) or len(fields) != 2:
+        raise ValueError(
+            f"{path} is not a normlab.gan checkpoint (its first line is not the checkpoint "
+            "header); delete it, pass resume=False or choose another checkpoint_path"
+        )
+    version, digest = fields[0].decode(errors="replace"), fields[1].decode(errors="replace")
+    if version != str(_CHECKPOINT_FORMAT):
+        raise ValueError(
+            f"the checkpoint {path} has format {version}; this version of normlab reads "
+            f"format {_CHECKPOINT_FORMAT}"
+        )
+    if digest != "sha256=" + hashlib.sha256(body).hexdigest():
+        raise ValueError(
+            f"the checkpoint {path} is corrupted: the SHA-256 of its {len(body)} bytes does "
+            "not match the one stored when it was written (truncated or modified)"
+        )
+    try:
+        # random states must be CPU tensors; models and optimizers move theirs to the device
+        checkpoint = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
+    except Exception as err:  # the checksum matched: a file written by other code
+        raise ValueError(f"the checkpoint {path} cannot be read: {err}") from err
+    if not isinstance(checkpoint, dict):
+        raise ValueError(
+            f"the checkpoint {path} holds a {type(checkpoint).__name__}, not the dict of a "
+            "normlab.gan checkpoint"
+        )
+    missing = [entry for entry in _CHECKPOINT_ENTRIES if entry not in checkpoint]
+    if missing:
+        raise ValueError(f"the checkpoint {path} lacks the entries {', '.join(missing)}")
+    for entry in ("config", "optimizers", "data", "rng", "history"):
+        if not isinstance(checkpoint[entry], dict):
+            raise ValueError(
+                f"the checkpoint {path} has a {type(checkpoint[entry]).__name__} as its "
+                f"{entry!r} entry, where a dict belongs"
+            )
+    return checkpoint
+
+
+@contextlib.contextmanager
+def _checkpoint_errors(path: Path) -> Iterator[None]:
+    """Turn a failure to restore a state into an error that names the checkpoint."""
+    try:
+        yield
+    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as error:
+        first = (str(error).strip().splitlines() or [repr(error)])[0]
+        raise ValueError(
+            f"the checkpoint {path} does not fit this run ({type(error).__name__}: {first})"
+        ) from error
+
+
+def _plain(value: Any) -> Any:
+    """A hyperparameter as a comparable plain value (a 0-d tensor lr becomes a float)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _describe_optimizer(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Class and hyperparameters of each parameter group (what a resume must not change)."""
+    groups = [
+        {k: _plain(v) for k, v in group.items() if k != "params"}
+        for group in optimizer.state_dict()["param_groups"]
+    ]
+    kind = type(optimizer)
+    return {"class": f"{kind.__module__}.{kind.__qualname__}", "param_groups": groups}
+
+
+def _describe_data(source: Any) -> dict[str, Any]:
+    """What the data source is, enough to refuse resuming on other data."""
+    if isinstance(source, _TensorSource):
+        return {
+            "kind": "tensor",
+            "shape": list(source.data.shape),
+            "dtype": str(source.data.dtype),
+        }
+    if isinstance(source, _MixtureSource):
+        description: dict[str, Any] = {"kind": "mixture", "type": type(source.mixture).__name__}
+        if isinstance(source.mixture, GaussianMixture):
+            description["centres"] = source.mixture.centres.detach().cpu()
+            description["std"] = source.mixture.std
+        return description
+    dataset = source.loader.dataset
+    return {
+        "kind": "loader",
+        "dataset": type(dataset).__name__,
+        "length": len(dataset) if hasattr(dataset, "__len__") else -1,
+        "batch_size": source.loader.batch_size,
+    }
+
+
+def _data_summary(description: Mapping[str, Any]) -> str:
+    kind = description.get("kind")
+    if kind == "tensor":
+        return f"a tensor of shape {tuple(description['shape'])} ({description['dtype']})"
+    if kind == "mixture":
+        centres = description.get("centres")
+        modes = "" if centres is None else f" with {len(centres)} modes"
+        return f"a {description['type']}{modes}"
+    return (
+        f"a DataLoader over a {description.get('dataset')} of {description.get('length')} "
+        f"samples in batches of {description.get('batch_size')}"
+    )
+
+
+def _same_data(saved: Mapping[str, Any], now: Mapping[str, Any]) -> bool:
+    if set(saved) != set(now):
+        return False
+    for key, value in now.items():
+        other = saved[key]
+        if isinstance(value, torch.Tensor):
+            if not (isinstance(other, torch.Tensor) and other.shape == value.shape):
+                return False
+            if not torch.equal(other.to(value.dtype), value):
+                return False
+        elif other != value:
+            return False
+    return True
+
+
+def _check_checkpoint_matches(
+    path: Path,
+    checkpoint: Mapping[str, Any],
+    config: Mapping[str, Any],
+    optimizers: Mapping[str, Any],
+    data: Mapping[str, Any],
+) -> None:
+    """Refuse a checkpoint saved with another configuration, optimizer or data set.
+
+    A learning rate (or any other hyperparameter) that differs from the saved one is an
+    error too, not silently replaced by the checkpoint's: a resumed run continues the run
+    that was saved; to train on with other settings, start a new ``checkpoint_path``.
+    """
+    saved_config = checkpoint["config"]
+    different = {k: (saved_config.get(k), v) for k, v in config.items() if saved_config.get(k) != v}
+    if different:
+        detail = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in different.items())
+        raise ValueError(f"the checkpoint {path} was saved with another configuration ({detail})")
+    for name, now in optimizers.items():
+        saved = checkpoint["optimizers"].get(name)
+        saved = saved if isinstance(saved, dict) else {}
+        if saved.get("class") != now["class"]:
+            raise ValueError(
+                f"the checkpoint {path} was saved with {name} of class {saved.get('class')}, "
+                f"now {now['class']}"
+            )
+        saved_groups = saved.get("param_groups", [])
+        if len(saved_groups) != len(now["param_groups"]):
+            raise ValueError(
+                f"the checkpoint {path} was saved with {name} of {len(saved_groups)} parameter "
+                f"groups, now {len(now['param_groups'])}"
+            )
+        for i, (old, new) in enumerate(zip(saved_groups, now["param_groups"], strict=True)):
+            changed = [k for k in new if k in old and old[k] != new[k]]
+            if changed:
+                detail = ", ".join(f"{k}: saved {old[k]!r}, now {new[k]!r}" for k in changed)
+                raise ValueError(
+                    f"the checkpoint {path} was saved with other {name} hyperparameters "
+                    f"(param_groups[{i}] {detail}); resuming continues the saved run, so start "
+                    "a new checkpoint_path (or pass resume=False) to train with new ones"
+                )
+    if not _same_data(checkpoint["data"], data):
+        raise ValueError(
+            f"the checkpoint {path} was saved while training on "
+            f"{_data_summary(checkpoint['data'])}, but data is now {_data_summary(data)}"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -571,8 +797,13 @@ def train_gan(
         checkpoint_path: file to save checkpoints to (and to resume from).
         checkpoint_every: save every that many generator steps (and at the end); default:
             only at the end.
-        resume: if ``checkpoint_path`` exists, continue from it; the configuration it was
-            saved with must match this call's.
+        resume: if ``checkpoint_path`` exists, continue from it. What it was saved with
+            must match this call: the configuration, each optimizer's class and
+            hyperparameters (a new ``lr`` is refused, not silently replaced by the saved
+            one: start a new ``checkpoint_path`` to train on with new settings) and the data
+            (its kind, and the shape of a tensor or the centres of a mixture). The file
+            carries a SHA-256 checksum: an empty, truncated, overwritten or corrupted file is
+            refused before anything is unpickled.
         concatenate_batches: score real and fake samples in one critic call; default: yes,
             unless the critic has batch normalization.
         stop_on_divergence: stop when a loss becomes NaN or infinite and mark
@@ -585,8 +816,10 @@ def train_gan(
 
     Raises:
         ValueError: unknown ``loss``; label smoothing with a loss that has no labels; a
-            gradient penalty with a batch-normalized critic; a checkpoint saved with another
-            configuration; invalid numbers.
+            gradient penalty with a batch-normalized critic; a critic that does not return
+            one score per sample; an optimizer over another model's parameters; a checkpoint
+            that is not intact, or was saved with another configuration, optimizer or data
+            (every checkpoint error names the file); invalid numbers.
         TypeError: unsupported ``data`` or optimizer arguments.
     """
     # --- validate everything before touching the models
@@ -603,9 +836,7 @@ def train_gan(
     gp_weight = check_nonnegative_float(gp_weight, "gp_weight")
     if clip_value is not None:
         clip_value = check_positive_float(clip_value, "clip_value")
-    label_smoothing = check_nonnegative_float(label_smoothing, "label_smoothing")
-    if label_smoothing >= 1:
-        raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
+    label_smoothing = check_one_sided_smoothing(label_smoothing, "label_smoothing")
     if label_smoothing and not gan_loss.supports_label_smoothing:
         raise ValueError(
             f"label_smoothing applies to the 'minimax' and 'non_saturating' losses (targets "
@@ -657,29 +888,23 @@ def train_gan(
     }
     history = GANHistory()
 
+    optimizers = {
+        "generator_optimizer": _describe_optimizer(generator_opt),
+        "critic_optimizer": _describe_optimizer(critic_opt),
+    }
+    data_description = _describe_data(source)
     if path is not None and resume and path.exists():
-        # random states must be CPU tensors; models and optimizers move theirs to the device
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        if checkpoint.get("format") != _CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not a normlab.gan checkpoint of this version")
-        different = {
-            k: (checkpoint["config"].get(k), v)
-            for k, v in config.items()
-            if checkpoint["config"].get(k) != v
-        }
-        if different:
-            detail = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in different.items())
-            raise ValueError(
-                f"the checkpoint {path} was saved with another configuration ({detail})"
-            )
-        generator.load_state_dict(checkpoint["generator"])
-        critic.load_state_dict(checkpoint["critic"])
-        generator_opt.load_state_dict(checkpoint["generator_optimizer"])
-        critic_opt.load_state_dict(checkpoint["critic_optimizer"])
-        source.load_state_dict(checkpoint["source"])
-        noise.set_state(checkpoint["noise"])
-        _set_global_rng_states(checkpoint["rng"], device)
-        history = GANHistory.from_state_dict(checkpoint["history"])
+        checkpoint = _read_checkpoint(path)
+        _check_checkpoint_matches(path, checkpoint, config, optimizers, data_description)
+        with _checkpoint_errors(path):
+            generator.load_state_dict(checkpoint["generator"])
+            critic.load_state_dict(checkpoint["critic"])
+            generator_opt.load_state_dict(checkpoint["generator_optimizer"])
+            critic_opt.load_state_dict(checkpoint["critic_optimizer"])
+            source.load_state_dict(checkpoint["source"])
+            noise.set_state(checkpoint["noise"])
+            _set_global_rng_states(checkpoint["rng"], device)
+            history = GANHistory.from_state_dict(checkpoint["history"])
 
     def save() -> None:
         _save_checkpoint(
@@ -687,6 +912,8 @@ def train_gan(
             {
                 "format": _CHECKPOINT_FORMAT,
                 "config": config,
+                "optimizers": optimizers,
+                "data": data_description,
                 "generator": generator.state_dict(),
                 "critic": critic.state_dict(),
                 "generator_optimizer": generator_opt.state_dict(),
@@ -748,6 +975,7 @@ def train_gan(
                 real_scores, fake_scores = scores[: len(real)], scores[len(real) :]
             else:
                 real_scores, fake_scores = critic(real), critic(fake)
+            _check_critic_scores(fake_scores, len(fake))  # (N, 2) would train on the sum
             critic_loss = critic_loss_fn(real_scores, fake_scores)
             if gp_weight:
                 penalty = gradient_penalty(critic, real, fake, generator=noise)
