@@ -67,10 +67,10 @@ endif
 # make lock and commit requirements-lock.txt. torch's local label (+cpu) is dropped, so
 # that the same line takes the CPU build from PyTorch's index and PyPI's wheel elsewhere.
 lock: install
-	@{ echo "# The book's tested environment, every package at the exact version that make test"; \
-	   echo "# passed with. Written by make lock (pip freeze of .venv); make install installs"; \
-	   echo "# requirements.txt under these constraints. Platform-specific packages that the"; \
-	   echo "# lock's platform did not need are resolved at install time."; \
+	@{ echo "# The book's tested environment: every package at the exact version that make install"; \
+	   echo "# installs and CI tests. Written by make lock (pip freeze of .venv, do not edit);"; \
+	   echo "# make install installs requirements.txt under these constraints. Packages that only"; \
+	   echo "# other platforms need are resolved at install time. The Python it was made with:"; \
 	   echo "# Python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"; \
 	   $(BIN)/python -m pip freeze --exclude-editable | sed -E 's/^(torch==[^+]+)\+.*/\1/'; \
 	 } > $(LOCK).tmp
