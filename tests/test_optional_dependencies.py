@@ -75,4 +75,4 @@ def test_interactive_figure_without_ipywidgets_names_the_notebook_extra(monkeypa
 def test_the_extras_declare_what_the_library_imports():
     assert _declared("data") == {"scikit-learn", "scipy"}
     assert _declared("notebook") == {"ipywidgets", "matplotlib", "ipython"}
-    assert {"pytest", "hypothesis"} <= _declared("test")
+    assert {"pytest", "hypothesis", "pyyaml"} <= _declared("test")
