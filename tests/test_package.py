@@ -31,6 +31,7 @@ def test_every_release_has_a_changelog_entry_and_citation():
     assert re.search(rf"^## \[{re.escape(RELEASE)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", changelog, re.M)
     citation = (ROOT / "CITATION.cff").read_text()
     assert re.search(rf"^version: \"?{re.escape(RELEASE)}\"?$", citation, re.M)
+    assert f"version = {{{RELEASE}}}" in (ROOT / "cite.md").read_text()
 
 
 def _git(root: Path, *args: str) -> str:

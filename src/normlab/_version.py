@@ -25,6 +25,12 @@ _PACKAGE = Path(__file__).resolve().parent
 _REVISION_FILE = _PACKAGE / "_build_revision.txt"
 
 
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
+    )
+
+
 def git_revision(root: Path | None = None) -> str | None:
     """``g<short hash>`` (with ``.dirty`` for uncommitted changes) of the checkout at ``root``.
 
@@ -37,15 +43,10 @@ def git_revision(root: Path | None = None) -> str | None:
     if not (root / "pyproject.toml").is_file() or not (root / ".git").exists():
         return None
     try:
-        def git(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
-            )
-
-        head = git("rev-parse", "--short=7", "HEAD")
+        head = _git(root, "rev-parse", "--short=7", "HEAD")
         if head.returncode != 0:
             return None
-        dirty = git("diff-index", "--quiet", "HEAD", "--").returncode == 1
+        dirty = _git(root, "diff-index", "--quiet", "HEAD", "--").returncode == 1
     except (OSError, subprocess.SubprocessError):
         return None
     return f"g{head.stdout.strip()}" + (".dirty" if dirty else "")
