@@ -1,33 +1,83 @@
-# Two commands for readers and CI:
+# Commands for readers and CI (Linux and macOS; on Windows see the README, Platforms):
 #   make book   build the whole book (notebooks executed) into _build/html
 #   make test   lint, unit tests, every notebook under nbval, and the strict book build
-# Both create .venv from requirements.txt on first use.
+#   make pdf    the whole book as one PDF, _build/pdf/normlab.pdf (needs Chromium)
+# Every target creates .venv on first use and installs the locked book environment:
+# requirements.txt (what the book needs) with the exact versions of requirements-lock.txt.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.normlab-installed
+LOCK   := requirements-lock.txt
+
+# PyPI's torch wheel for Linux is the CUDA build (over 500 MB, plus the CUDA libraries);
+# PyTorch's CPU index has the 190 MB CPU build of the same release. torch alone is asked
+# for there, with one retry, and pip falls back to its own configuration (PyPI, a mirror,
+# local wheels) when the index cannot be reached. TORCH_INDEX= turns it off, and e.g.
+# TORCH_INDEX=https://download.pytorch.org/whl/cu126 takes a CUDA build instead. On macOS
+# and Windows PyPI's wheel is the right one.
+ifeq ($(shell uname -s),Linux)
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+endif
+TORCH_PIN := $(shell sed -n 's/^\(torch==[0-9.]*\).*/\1/p' requirements.txt)
 
 # Progress bars stay quiet in builds and tests (see normlab.progress).
 # (Do not export MPLBACKEND here: kernels would inherit it instead of using the inline
 # backend, and every figure would silently vanish from the book.)
 export NORMLAB_QUIET = 1
 
-.PHONY: help install lint unit notebooks book test claims clean
+.PHONY: help install lock lint unit notebooks book pdf test claims clean distclean
 
 help:
-	@echo "make book   build the book into _build/html (executes every notebook)"
-	@echo "make test   ruff, unit tests, notebooks under nbval, strict book build"
-	@echo "make claims re-run the chapters under NORMLAB_SEED=1..10, record which claims hold"
-	@echo "make clean  remove _build and caches (keeps .venv)"
+	@echo "make book       build the book into _build/html (executes every notebook)"
+	@echo "make test       ruff, unit tests, notebooks under nbval, strict book build"
+	@echo "make claims     re-run the chapters under NORMLAB_SEED=1..10, record which claims hold"
+	@echo "make pdf        the whole book as one PDF in _build/pdf (needs Chromium)"
+	@echo "make install    only create .venv with the locked book environment"
+	@echo "make lock       write requirements-lock.txt from the packages in .venv"
+	@echo "make clean      remove _build, build artefacts and caches (keeps .venv)"
+	@echo "make distclean  clean, and remove .venv too"
+	@echo "PYTHON=python3.12 chooses the Python of a new .venv (3.10 or newer)."
 
-$(STAMP): requirements.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# The venv check runs on every call (a venv made by another Python is rebuilt), the pip
+# installs only when requirements, lock or pyproject.toml changed.
+install:
+	@sh tools/ensure_venv.sh "$(PYTHON)" "$(VENV)" $(if $(filter command line environment,$(origin PYTHON)),1,0)
+	@$(MAKE) --no-print-directory $(STAMP)
+
+$(STAMP): requirements.txt $(LOCK) pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+ifneq ($(TORCH_INDEX),)
+	$(BIN)/python -m pip install --quiet --no-deps --retries 1 --timeout 20 \
+	    --extra-index-url $(TORCH_INDEX) "$(TORCH_PIN)"
+endif
+	@if [ "$$(sed -n 's/^# Python \([0-9.]*\)$$/\1/p' $(LOCK))" = "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" ]; then \
+	    echo "$(BIN)/python -m pip install --quiet -r requirements.txt -c $(LOCK)"; \
+	    $(BIN)/python -m pip install --quiet -r requirements.txt -c $(LOCK); \
+	else \
+	    echo "note: $(LOCK) was made with Python $$(sed -n 's/^# Python //p' $(LOCK)); with this Python"; \
+	    echo "      the newest versions within requirements.txt are installed instead (not the tested set)."; \
+	    $(BIN)/python -m pip install --quiet -r requirements.txt; \
+	fi
+	@$(BIN)/python -c 'from importlib.metadata import version; print("installed: torch", version("torch"), "| normlab", version("normlab"))'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The lock is what `make install` installs: after changing requirements.txt, or upgrading
+# packages in .venv (.venv/bin/python -m pip install -U ...) and running make test, run
+# make lock and commit requirements-lock.txt. torch's local label (+cpu) is dropped, so
+# that the same line takes the CPU build from PyTorch's index and PyPI's wheel elsewhere.
+lock: install
+	@{ echo "# The book's tested environment: every package at the exact version that make install"; \
+	   echo "# installs and CI tests. Written by make lock (pip freeze of .venv, do not edit);"; \
+	   echo "# make install installs requirements.txt under these constraints. Packages that only"; \
+	   echo "# other platforms need are resolved at install time. The Python it was made with:"; \
+	   echo "# Python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"; \
+	   $(BIN)/python -m pip freeze --exclude-editable | sed -E 's/^(torch==[^+]+)\+.*/\1/'; \
+	 } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	touch $(STAMP)
+	@echo "wrote $(LOCK): $$(grep -c '==' $(LOCK)) packages"
 
 lint: install
 	$(BIN)/ruff check .
@@ -44,6 +94,18 @@ book: install
 	@echo
 	@echo "The book is at: $(CURDIR)/_build/html/index.html"
 
+# One HTML page with the whole book (notebooks executed), printed by headless Chromium.
+# The maths is typeset by MathJax from its CDN, or, without a network, by a local copy
+# (Debian/Ubuntu: apt-get install libjs-mathjax; or MATHJAX=/path/to/tex-mml-chtml.js).
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || command -v google-chrome || command -v google-chrome-stable)
+MATHJAX  ?= $(wildcard /usr/share/javascript/mathjax/MathJax.js)
+
+pdf: install
+	@test -n "$(CHROMIUM)" || { echo "error: make pdf needs Chromium or Chrome (Debian/Ubuntu: apt-get install chromium), or CHROMIUM=/path/to/chrome" >&2; exit 1; }
+	$(BIN)/jupyter-book build . --builder singlehtml -n --keep-going --all
+	mkdir -p _build/pdf
+	$(BIN)/python tools/print_pdf.py "$(CHROMIUM)" _build/singlehtml/index.html _build/pdf/normlab.pdf "$(MATHJAX)"
+
 test: lint unit notebooks book
 
 # Not part of `make test`: every chapter under ten seed offsets (about an hour on two cores).
@@ -53,4 +115,7 @@ claims: install
 	$(BIN)/python tools/claims.py $(CLAIMS_ARGS)
 
 clean:
-	rm -rf _build .pytest_cache .ruff_cache .hypothesis
+	rm -rf _build build dist .pytest_cache .ruff_cache .hypothesis src/*.egg-info
+
+distclean: clean
+	rm -rf $(VENV)

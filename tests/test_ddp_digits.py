@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -10,6 +11,10 @@ import sys
 import pytest
 
 from normlab.examples import ddp_digits
+
+# @record enables faulthandler on stderr, which pytest's capture replaces by an object
+# without a file descriptor: the warning says only that
+pytestmark = pytest.mark.filterwarnings("ignore:Unable to enable fault handler:UserWarning")
 
 ARGS = ["--epochs", "1", "--max-steps", "12", "--device", "cpu"]
 
@@ -49,3 +54,14 @@ def test_per_process_norms_and_bad_arguments():
         ddp_digits.train(max_steps=0)
     with pytest.raises(SystemExit):
         ddp_digits.main(["--norm", "nope"])
+
+
+def test_a_failing_rank_leaves_its_traceback_for_torchrun(tmp_path, monkeypatch):
+    """@record: torchrun sets TORCHELASTIC_ERROR_FILE and reads the error back from it."""
+    error_file = tmp_path / "error.json"
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(error_file))
+    with pytest.raises(ValueError, match="max_steps"):
+        ddp_digits.main(["--max-steps", "0", "--device", "cpu"])
+    error = json.loads(error_file.read_text())
+    assert "max_steps" in error["message"]["message"]
+    assert "ValueError" in error["message"]["extraInfo"]["py_callstack"]

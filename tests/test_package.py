@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 import normlab
+from normlab._version import RELEASE, git_revision
 from normlab.book import SourceCode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,8 +21,51 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_version_is_single_sourced():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'dynamic = ["version"]' in pyproject
-    assert 'version = { attr = "normlab.__version__" }' in pyproject
-    assert re.fullmatch(r"\d+\.\d+\.\d+", normlab.__version__)
+    assert 'version = { attr = "normlab._version.RELEASE" }' in pyproject
+    assert re.fullmatch(r"\d+\.\d+\.\d+", RELEASE)
+    assert normlab.__version__.split("+")[0] == RELEASE
+
+
+def test_every_release_has_a_changelog_entry_and_citation():
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert re.search(rf"^## \[{re.escape(RELEASE)}\] - \d{{4}}-\d{{2}}-\d{{2}}$", changelog, re.M)
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert re.search(rf"^version: \"?{re.escape(RELEASE)}\"?$", citation, re.M)
+    assert f"version = {{{RELEASE}}}" in (ROOT / "cite.md").read_text()
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout (e.g. an sdist)")
+def test_version_names_the_commit_of_a_checkout():
+    head = _git(ROOT, "rev-parse", "HEAD")
+    match = re.fullmatch(r"(\d+\.\d+\.\d+)\+g([0-9a-f]{7,})(\.dirty)?", normlab.__version__)
+    assert match, normlab.__version__
+    assert head.startswith(match.group(2))
+
+
+def test_git_revision_follows_commits_and_uncommitted_changes(tmp_path):
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    _git(tmp_path, "add", "pyproject.toml")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    first = git_revision(tmp_path)
+    assert first == "g" + _git(tmp_path, "rev-parse", "--short=7", "HEAD")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert git_revision(tmp_path) == first + ".dirty"
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "two")
+    second = git_revision(tmp_path)
+    assert second != first and not second.endswith(".dirty")
+
+
+def test_git_revision_ignores_directories_that_are_not_a_normlab_checkout(tmp_path):
+    assert git_revision(tmp_path) is None  # no pyproject.toml, no .git
+    _git(tmp_path, "init", "-q")
+    assert git_revision(tmp_path) is None  # a repository without pyproject.toml
 
 
 def test_py_typed_marker_ships_with_the_package():
@@ -55,11 +100,36 @@ def test_every_public_module_is_in_the_api_reference():
         assert module in documented, f"normlab.{name} lives in {module}, missing from api.md"
 
 
-def test_requirements_pin_the_tested_environment():
-    lines = {ln.strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()}
+def _requirement_lines(path: Path) -> list[str]:
+    lines = (ln.split("#")[0].strip() for ln in path.read_text().splitlines())
+    return [ln for ln in lines if ln]
+
+
+def test_requirements_pin_torch_and_install_the_library_with_its_extras():
+    lines = _requirement_lines(ROOT / "requirements.txt")
     assert "torch==2.13.0" in lines
     assert "jupyter-book>=1.0.4,<2" in lines
-    assert any(ln.startswith("-e .") for ln in lines)
+    assert "jupyterlab>=4" in lines  # the README's `jupyter lab` command
+    assert "-e .[data,notebook,test]" in lines
+
+
+def test_the_lock_pins_every_package_exactly():
+    lock = ROOT / "requirements-lock.txt"
+    pinned = {}
+    for line in _requirement_lines(lock):
+        name, sep, version = line.partition("==")
+        assert sep and re.fullmatch(r"[\w.!]+", version), f"not an exact pin: {line!r}"
+        pinned[name.lower().replace("_", "-")] = version
+    assert re.search(r"^# Python 3\.\d+$", lock.read_text(), re.M)
+    assert "normlab" not in pinned  # installed from src/, editable
+    for line in _requirement_lines(ROOT / "requirements.txt"):
+        if line.startswith("-e"):
+            continue
+        name, op, floor = re.split(r"(==|>=)", line.split(",")[0])
+        name = name.lower().replace("_", "-")
+        assert name in pinned, f"{name} is in requirements.txt but not in the lock"
+        assert Version(pinned[name]) >= Version(floor), f"{name}: lock below the floor {floor}"
+    assert pinned["torch"] == "2.13.0"  # no +cpu: the same line serves every platform
 
 
 def test_show_source_returns_highlightable_markdown():

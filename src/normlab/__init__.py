@@ -29,6 +29,7 @@ Importing ``normlab`` imports only PyTorch and NumPy.
 """
 
 from normlab import gan  # noqa: F401 - normlab.gan is part of the API
+from normlab._version import version as _version
 from normlab.benchmark import Timing, time_call, time_forward_backward
 from normlab.book import interactive_figure, show_source, summarize_seeds
 from normlab.calibration import (
@@ -118,7 +119,9 @@ from normlab.sync_batchnorm import (
 )
 from normlab.training import History, evaluate_classifier, fit_classifier, predict_logits
 
-__version__ = "0.1.0"
+#: The release and the git commit of this code, e.g. ``0.2.0+g86e2858`` (see
+#: :mod:`normlab._version`); the chapters print it in their first cell.
+__version__ = _version()
 
 __all__ = [
     "__version__",

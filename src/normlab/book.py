@@ -13,6 +13,8 @@ import textwrap
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from normlab._optional import import_optional
+
 __all__ = ["SourceCode", "show_source", "interactive_figure", "summarize_seeds"]
 
 
@@ -95,10 +97,11 @@ def interactive_figure(draw: Callable[..., Any], /, **controls: Any) -> None:
             ``value``.
         ValueError: no control is given.
     """
-    # Imported here: the library must import without the notebook stack.
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    # Imported here: the library must import without the notebook stack ("notebook" extra).
+    options = {"extra": "notebook", "needed_by": "normlab.interactive_figure"}
+    widgets = import_optional("ipywidgets", package="ipywidgets", **options)
+    plt = import_optional("matplotlib.pyplot", package="matplotlib", **options)
+    display = import_optional("IPython.display", package="ipython", **options).display
 
     if not callable(draw):
         raise TypeError(f"draw must be callable, got {type(draw).__name__}")

@@ -2,7 +2,8 @@
 
 1 797 grey-level images of 8 × 8 pixels (values 0–16) of the digits 0–9, bundled with
 scikit-learn, so every chapter runs offline. scikit-learn is imported only when the data is
-loaded (``pip install "normlab[data]"``).
+loaded; it comes with normlab's ``data`` extra
+(``pip install "normlab[data] @ git+https://github.com/normlab/normlab.git"``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import NamedTuple
 
 import torch
 
+from normlab._optional import import_optional
 from normlab._validation import check_choice, check_fraction, check_int
 
 __all__ = ["Split", "Digits", "load_digits"]
@@ -36,15 +38,11 @@ class Digits(NamedTuple):
 
 
 def _import_sklearn_digits():
-    try:
-        from sklearn.datasets import load_digits as sk_load_digits
-        from sklearn.model_selection import train_test_split
-    except ImportError as err:  # pragma: no cover - exercised only without scikit-learn
-        raise ImportError(
-            "normlab.load_digits needs scikit-learn, which bundles the digits data: "
-            'pip install "normlab[data]" (or pip install scikit-learn)'
-        ) from err
-    return sk_load_digits, train_test_split
+    # scikit-learn bundles the digits data
+    options = {"package": "scikit-learn", "extra": "data", "needed_by": "normlab.load_digits"}
+    datasets = import_optional("sklearn.datasets", **options)
+    model_selection = import_optional("sklearn.model_selection", **options)
+    return datasets.load_digits, model_selection.train_test_split
 
 
 def load_digits(

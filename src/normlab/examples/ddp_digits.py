@@ -32,6 +32,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.distributed.elastic.multiprocessing.errors import record
 
 from normlab._validation import check_choice, check_positive_float, check_positive_int
 from normlab.data import load_digits
@@ -186,6 +187,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# under torchrun, @record writes a failing rank's traceback to the file torchrun reads
+# (TORCHELASTIC_ERROR_FILE), so that torchrun's summary shows the real error, not only an
+# exit code; without torchrun it changes nothing
+@record
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command-line entry point; returns the result of :func:`train` (printed by rank 0)."""
     args = _parse(argv)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from normlab._optional import import_optional
 from normlab._validation import (
     check_batch,
     check_floating,
@@ -205,6 +206,7 @@ def wasserstein1(x: torch.Tensor, y: torch.Tensor) -> float:
 
     Raises:
         ValueError: shapes differ, fewer than 2 dimensions, or empty sets.
+        ImportError: SciPy is not installed (the message says how to install it).
     """
     a, b = _as_point_set(x, "x"), _as_point_set(y, "y")
     if a.shape != b.shape:
@@ -212,10 +214,12 @@ def wasserstein1(x: torch.Tensor, y: torch.Tensor) -> float:
             "x and y must have the same number of points and features, got shapes "
             f"{tuple(x.shape)} and {tuple(y.shape)}"
         )
-    from scipy.optimize import linear_sum_assignment  # scipy is imported only when needed
-
+    # scipy is imported only when needed (normlab's "data" extra)
+    optimize = import_optional(
+        "scipy.optimize", package="scipy", extra="data", needed_by="normlab.wasserstein1"
+    )
     cost = torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist").numpy()
-    rows, cols = linear_sum_assignment(cost)
+    rows, cols = optimize.linear_sum_assignment(cost)
     return float(cost[rows, cols].mean())
 
 
