@@ -3,17 +3,135 @@
 Run after `jupyter-book build` (make book does): every chapter listed in _toc.yml must have
 a page, every chapter page must show at least one figure (a kernel without the inline
 backend renders none, silently), and no cell output may show a traceback.
+
+The book must read offline: no page may load a script, style sheet, image or frame from
+the network, and every page with maths loads the book's own MathJax. Where Chromium is
+installed, every chapter is opened with networking disabled and must show rendered maths
+(MathJax's `mjx-container` elements, no raw TeX, no `mjx-merror`). Each precomputed widget
+(normlab.interactive_figure in the build) must hold the frames it announces. Every link
+of the corrections page (appendix/sources) must lead to an anchor that exists.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+MATHJAX = "_static/mathjax/tex-chtml.js"
+SOURCES_PAGE = "appendix/sources.html"
+# loaded at page load from a URL: <script src>, <link rel=stylesheet href>, <img src>, ...
+REMOTE = re.compile(
+    r"<(script|img|iframe|source|audio|video)\b[^>]*\bsrc=[\"']((?:https?:)?//[^\"']+)"
+    r"|<link\b(?=[^>]*\brel=[\"'](?:stylesheet|preload|modulepreload)[\"'])"
+    r"[^>]*\bhref=[\"']((?:https?:)?//[^\"']+)",
+    re.IGNORECASE,
+)
+
+
+def remote_resources(html: str) -> list[str]:
+    """URLs that a page fetches from the network as it loads."""
+    return [m.group(2) or m.group(3) for m in REMOTE.finditer(html)]
+
+
+def mathjax_problems(page: Path, html: str, html_dir: Path) -> list[str]:
+    if 'class="math' not in html:
+        return []
+    sources = re.findall(r'<script\b[^>]*\bsrc="([^"?]*mathjax[^"?]*)', html)
+    local = [s for s in sources if s.endswith(MATHJAX.split("/", 1)[1])]
+    if not local:
+        return [f"{page.name}: has maths but does not load {MATHJAX} (loads {sources})"]
+    target = (page.parent / local[0]).resolve()
+    if not target.is_file():
+        return [f"{page.name}: loads MathJax from {local[0]}, which is not in the build"]
+    if not (html_dir / "_static/mathjax/output/chtml/fonts/woff-v2").is_dir():
+        return ["_static/mathjax has no CommonHTML fonts"]
+    return []
+
+
+def browser() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def rendered_maths(executable: str, page: Path) -> tuple[int, int, int]:
+    """Open ``page`` headless with every host unresolvable; count MathJax's output
+    elements, maths left as raw TeX, and MathJax's error elements."""
+    dom = subprocess.run(
+        [
+            executable,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            page.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    containers = dom.count("<mjx-container")
+    # MyST writes maths into <span class="math ..."> / <div class="math ...">; MathJax
+    # replaces their TeX by an <mjx-container>
+    raw = len(re.findall(r'class="math[^"]*">\s*\\[\(\[]', dom))
+    return containers, raw, dom.count("<mjx-merror")
+
+
+def player_problems(chapter: str, html: str) -> tuple[list[str], list[str]]:
+    problems, report = [], []
+    for match in re.finditer(
+        r'<div class="normlab-frames" id="([^"]+)" data-frames="(\d+)" '
+        r'data-seconds="([\d.]+)"(.*?)<script type="application/json">(.*?)</script>',
+        html,
+        re.DOTALL,
+    ):
+        uid, announced, seconds, controls, payload = match.groups()
+        data = json.loads(payload)
+        n = len(data["frames"])
+        expected = 1
+        for labels in data["labels"]:
+            expected *= len(labels)
+        if n != int(announced) or n != expected or n < 2:
+            problems.append(f"{chapter}: widget {uid} has {n} frames, announces {announced}")
+        if controls.count('type="range"') == 0:
+            problems.append(f"{chapter}: widget {uid} has no slider")
+        report.append(f"{n} frames in {float(seconds):.1f} s")
+    return problems, report
+
+
+def link_problems(html_dir: Path) -> list[str]:
+    page = html_dir / SOURCES_PAGE
+    if not page.exists():
+        return [f"no page {SOURCES_PAGE}"]
+    html = page.read_text()
+    problems = []
+    links = re.findall(r'<a class="reference internal" href="([^"]+)"', html)
+    corrections = [link for link in links if "chapters/" in link]
+    if len(corrections) < 20:
+        problems.append(f"{SOURCES_PAGE}: only {len(corrections)} links into the chapters")
+    for link in corrections:
+        path, _, anchor = link.partition("#")
+        target = (page.parent / path).resolve()
+        if not target.is_file():
+            problems.append(f"{SOURCES_PAGE}: link {link} leads to no page")
+        elif not anchor:
+            problems.append(f"{SOURCES_PAGE}: link {link} names no section")
+        elif f'id="{anchor}"' not in target.read_text():
+            problems.append(f"{SOURCES_PAGE}: link {link}: no anchor #{anchor} in {path}")
+    return problems
 
 
 def chapter_files(node) -> list[str]:
@@ -32,6 +150,17 @@ def chapter_files(node) -> list[str]:
 def main(html_dir: Path) -> int:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     problems = []
+    for page in sorted(html_dir.rglob("*.html")):
+        if "_static" in page.parts or "_sources" in page.parts:
+            continue
+        html = page.read_text()
+        for url in remote_resources(html):
+            problems.append(f"{page.relative_to(html_dir)}: loads {url} from the network")
+        problems += mathjax_problems(page, html, html_dir)
+    problems += link_problems(html_dir)
+    executable = None if os.environ.get("NORMLAB_CHECK_BROWSER") == "0" else browser()
+    if executable is None:
+        print("maths rendering offline: NOT CHECKED (no Chromium; install it to check)")
     for chapter in chapter_files(toc):
         page = html_dir / f"{chapter}.html"
         if not page.exists():
@@ -44,7 +173,16 @@ def main(html_dir: Path) -> int:
             problems.append(f"{chapter}: no figure on the page (is the inline backend active?)")
         if "Traceback (most recent call last)" in html:
             problems.append(f"{chapter}: a cell output shows a traceback")
-        print(f"{chapter:40s} {figures:3d} figures")
+        found, widgets = player_problems(chapter, html)
+        problems += found
+        maths = ""
+        if executable is not None:
+            containers, raw, errors = rendered_maths(executable, page)
+            maths = f", offline: {containers} formulas rendered, {raw} raw, {errors} errors"
+            if containers == 0 or raw or errors:
+                problems.append(f"{chapter}: maths not rendered offline ({maths[11:]})")
+        shown = "; widgets: " + ", ".join(widgets) if widgets else ""
+        print(f"{chapter:40s} {figures:3d} figures{maths}{shown}")
     for problem in problems:
         print("ERROR:", problem, file=sys.stderr)
     return 1 if problems else 0
