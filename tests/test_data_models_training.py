@@ -50,7 +50,8 @@ def test_digits_without_validation_set():
         ),
         (dict(scale="minmax"), ValueError, "scale must be one of 'unit', 'symmetric'"),
         (dict(seed=0.5), TypeError, "seed must be an int"),
-        (dict(dtype=torch.int64), TypeError, "dtype must be a floating torch.dtype"),
+        (dict(dtype=torch.int64), TypeError, "dtype must be a floating-point dtype"),
+        (dict(dtype="float32"), TypeError, r"dtype must be a torch.dtype .*got str \('float32'\)"),
     ],
 )
 def test_digits_bad_arguments(kwargs, error, message):

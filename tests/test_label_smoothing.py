@@ -489,6 +489,7 @@ def test_loss_bad_input(call, error, message):
         ((torch.full((2, 3), 0.5), 3, 0.1), {}, ValueError, "must sum to 1"),
         ((torch.tensor(0.5), 3, 0.1), {}, ValueError, r"shape \(C,\) or \(N, C, \.\.\.\)"),
         ((TARGET, 3, 0.1), {"dtype": torch.int64}, TypeError, "dtype must be a floating"),
+        ((TARGET, 3, 0.1), {"dtype": "float64"}, TypeError, "dtype must be a torch.dtype"),
     ],
 )
 def test_smooth_labels_bad_input(args, kwargs, error, message):

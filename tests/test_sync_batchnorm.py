@@ -158,6 +158,10 @@ def two_process_calls():
     calls["err_not_floating"] = functools.partial(
         forward_on_each_rank, bn, [torch.ones(4, 3, 2, 2, dtype=torch.long), good]
     )
+    # only rank 0's input requires grad: its backward would all-reduce alone and hang
+    calls["err_requires_grad"] = functools.partial(
+        forward_on_each_rank, bn, [good.clone().requires_grad_(), good]
+    )
     calls["ok_after_errors"] = functools.partial(forward_on_each_rank, bn, [good, good[:1]])
     return calls
 
@@ -241,7 +245,7 @@ def test_each_training_step_communicates_three_times(two):
         assert rank["sync"]["collectives"].calls == {"all_reduce": 3 * STEPS}
         assert rank["plain"]["collectives"].total == 0
     moments_bytes = 3 * 3 * 8  # (3, C) float64
-    check_bytes = 2 * 10 * 8  # (world, fields) int64
+    check_bytes = 2 * 11 * 8  # (world, fields) int64: 5 fields (requires_grad too) + 6 dims
     sums_bytes = 2 * 3 * 8  # (2, C) float64
     expected = STEPS * (moments_bytes + check_bytes + sums_bytes)
     assert two["4d"][0]["sync"]["collectives"].bytes["all_reduce"] == expected
@@ -311,6 +315,8 @@ ERRORS = {
     r"number of dimensions",
     "err_not_floating": r"TypeError: SyncBatchNorm: the input on rank\(s\) \[0\] is not a "
     r"floating-point tensor",
+    "err_requires_grad": r"ValueError: SyncBatchNorm: the input requires grad on rank\(s\) "
+    r"\[0\] but not on rank\(s\) \[1\]",
 }
 
 
@@ -416,6 +422,19 @@ def test_same_constructor_parameters_buffers_and_state_dict_as_torch():
         assert a.state_dict()[key].dtype == value.dtype
         torch.testing.assert_close(b.state_dict()[key], value)
     assert repr(a) == repr(b)
+
+
+def test_the_shape_exchange_carries_whether_the_backward_will_all_reduce():
+    """The row each rank contributes says if its backward all-reduces (grad mode and
+    requires_grad), so that the ranks can refuse to disagree before anyone hangs."""
+    from normlab.sync_batchnorm import _local_report
+
+    x = torch.randn(4, 3, 2, 2)
+    assert _local_report(x, 3)[4] == 0
+    assert _local_report(x.requires_grad_(), 3)[4] == 1
+    with torch.no_grad():
+        assert _local_report(x, 3)[4] == 0
+    assert _local_report("x", 3)[4] == 0
 
 
 def test_bad_input_without_a_group():

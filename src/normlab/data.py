@@ -13,7 +13,7 @@ from typing import NamedTuple
 import torch
 
 from normlab._optional import import_optional
-from normlab._validation import check_choice, check_fraction, check_int
+from normlab._validation import check_choice, check_floating_dtype, check_fraction, check_int
 
 __all__ = ["Split", "Digits", "load_digits"]
 
@@ -80,8 +80,7 @@ def load_digits(
         )
     seed = check_int(seed, "seed")
     check_choice(scale, "scale", ("unit", "symmetric"))
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    check_floating_dtype(dtype, "dtype")
 
     sk_load_digits, train_test_split = _import_sklearn_digits()
     data = sk_load_digits()

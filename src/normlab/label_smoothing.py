@@ -30,6 +30,7 @@ from normlab._validation import (
     check_choice,
     check_finite,
     check_floating,
+    check_floating_dtype,
     check_fraction,
     check_int,
     check_integer_labels,
@@ -157,8 +158,8 @@ def smooth_labels(
         raise ValueError(f"num_classes must be a positive int (>= 1), got {num_classes}")
     epsilon = _check_epsilon(epsilon)
     _check_convention(convention, num_classes)
-    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
-        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    if dtype is not None:
+        check_floating_dtype(dtype, "dtype")
 
     if target.is_floating_point():
         class_dim = 0 if target.ndim <= 1 else 1

@@ -23,7 +23,11 @@ resolution for any realistic activation.
 
 Before the real all-reduce, one small all-reduce of the ranks' input shapes lets every rank
 raise the **same** clear error when one rank's shard is bad (empty, wrong channel count,
-unsupported rank), instead of some ranks waiting forever in a collective.
+unsupported rank), instead of some ranks waiting forever in a collective. The exchange
+also carries whether each rank's input requires grad, since that decides whether the
+backward all-reduces: a rank whose input alone requires grad would otherwise wait in the
+backward until the timeout (or, if another collective's byte count happened to match, get
+a wrong gradient).
 """
 
 from __future__ import annotations
@@ -129,15 +133,18 @@ def stats_from_moments(moments: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 # --------------------------------------------------------------- agreeing on the shapes
 
 _MAX_DIMS = 6  # shape entries exchanged for the error messages; more are elided
-# a row per rank: problem code, ndim, channels, values per channel, shape[:_MAX_DIMS]
-_FIELDS = 4 + _MAX_DIMS
+# A row per rank: problem code, ndim, channels, values per channel, whether the backward
+# will all-reduce (grad mode on and the input requiring grad), shape[:_MAX_DIMS]. Everything
+# the sequence of collectives depends on is in the row, so that the ranks can agree on it.
+_FIELDS = 5 + _MAX_DIMS
+_SHAPE = 5  # index of the first shape entry
 _OK, _NOT_FLOATING, _BAD_NDIM, _BAD_CHANNELS = 0, 1, 2, 3
 
 
 def _local_report(input: object, num_features: int) -> list[int]:
     """This rank's row of the shape exchange; problems are reported, never raised, here."""
     if not isinstance(input, Tensor):
-        return [_NOT_FLOATING, -1, -1, -1] + [-1] * _MAX_DIMS
+        return [_NOT_FLOATING, -1, -1, -1, 0] + [-1] * _MAX_DIMS
     shape = list(input.shape)[:_MAX_DIMS]
     shape += [-1] * (_MAX_DIMS - len(shape))
     channels = input.shape[1] if input.ndim >= 2 else -1
@@ -150,11 +157,13 @@ def _local_report(input: object, num_features: int) -> list[int]:
         code = _BAD_CHANNELS
     else:
         code = _OK
-    return [code, input.ndim, channels, count, *shape]
+    # SyncBatchNormFunction.backward all-reduces exactly when the input needs a gradient
+    reduces_in_backward = int(torch.is_grad_enabled() and input.requires_grad)
+    return [code, input.ndim, channels, count, reduces_in_backward, *shape]
 
 
 def _shape_text(row: list[int]) -> str:
-    ndim, shape = row[1], [s for s in row[4:] if s >= 0]
+    ndim, shape = row[1], [s for s in row[_SHAPE:] if s >= 0]
     if ndim < 0:
         return "not a tensor"
     text = ", ".join(map(str, shape)) + (", ..." if ndim > _MAX_DIMS else "")
@@ -165,7 +174,9 @@ def _agree_on_input(
     input: object, num_features: int, group: Any, device: torch.device, name: str
 ) -> list[int]:
     """Exchange every rank's input shape (one small all-reduce) and raise the same error on
-    every rank if any rank's input is unusable. Returns the values per channel of each rank.
+    every rank if any rank's input is unusable, or if the ranks would not make the same
+    collectives (an input that requires grad on some ranks only: those would wait in the
+    backward all-reduce). Returns the values per channel of each rank.
     """
     world, rank = dist.get_world_size(group), dist.get_rank(group)
     table = torch.zeros(world, _FIELDS, dtype=torch.long, device=device)
@@ -202,6 +213,16 @@ def _agree_on_input(
             f"{name}: the ranks disagree on the number of channels, so their statistics "
             f"cannot be combined; build the same model on every rank (inputs by rank: "
             f"{shapes})"
+        )
+    if len({row[4] for row in rows}) > 1:
+        needing = [r for r, row in enumerate(rows) if row[4]]
+        others = [r for r, row in enumerate(rows) if not row[4]]
+        raise ValueError(
+            f"{name}: the input requires grad on rank(s) {needing} but not on rank(s) "
+            f"{others} (or grad mode is off there); the backward pass all-reduces on the "
+            "ranks whose input requires grad, so they would wait for the others forever. "
+            "Give every rank's input the same requires_grad, under the same grad mode "
+            f"(inputs by rank: {shapes})"
         )
     if bad := [r for r, row in enumerate(rows) if row[3] == 0]:
         raise ValueError(
@@ -342,8 +363,8 @@ class SyncBatchNorm(_BatchNorm):
     Raises:
         TypeError, ValueError, RuntimeError: on every rank of the group alike, when any
             rank's input is not floating-point, has fewer than 2 dimensions, the wrong
-            number of channels, or no values; or the ranks' inputs disagree in rank or
-            channels.
+            number of channels, or no values; or the ranks' inputs disagree in rank,
+            channels or ``requires_grad`` (grad mode included).
     """
 
     _ranks = ()  # any rank >= 2, checked in _check_input_dim
