@@ -33,6 +33,7 @@ __all__ = [
     "frame_grid",
     "BOOK_BUILD_VARIABLE",
     "BOOK_FRAMES",
+    "BOOK_SECONDS",
     "summarize_seeds",
 ]
 
@@ -42,6 +43,9 @@ __all__ = [
 BOOK_BUILD_VARIABLE = "NORMLAB_BOOK_BUILD"
 #: Most frames :func:`interactive_figure` draws per widget when the book is built.
 BOOK_FRAMES = 16
+#: Seconds the frames of one widget may take, estimated from the first frame: a widget
+#: whose figure is slow to draw gets fewer frames (at least two).
+BOOK_SECONDS = 8.0
 
 
 class SourceCode:
@@ -290,7 +294,10 @@ def _png(figure: Any) -> bytes:
 
 
 def frame_player(
-    draw: Callable[..., Any], controls: Mapping[str, Any], budget: int = BOOK_FRAMES
+    draw: Callable[..., Any],
+    controls: Mapping[str, Any],
+    budget: int = BOOK_FRAMES,
+    seconds: float | None = BOOK_SECONDS,
 ) -> FramePlayer:
     """Draw ``draw`` for a grid of the controls' values and return the player of the frames.
 
@@ -298,6 +305,10 @@ def frame_player(
         draw: function of the controls' values returning a matplotlib figure.
         controls: ipywidgets value widgets keyed by ``draw``'s parameter names.
         budget: most frames (see :func:`frame_grid` for how the grid is chosen).
+        seconds: time allowed for all frames. The frame of the initial values is drawn
+            first; if the whole grid would take longer at that pace, the budget shrinks to
+            what fits (at least 2). ``None``: no limit. (The number of frames may then
+            differ between a fast and a slow machine.)
 
     Returns:
         A :class:`FramePlayer` (it renders as HTML), with the seconds the frames took.
@@ -306,6 +317,8 @@ def frame_player(
 
     if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
         raise ValueError(f"budget must be an int >= 1, got {budget!r}")
+    if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
+        raise ValueError(f"seconds must be a positive number or None, got {seconds!r}")
     names, values, labels, initial = [], [], [], []
     for name, control in controls.items():
         vals, labs = control_values(control)
@@ -314,20 +327,29 @@ def frame_player(
         values.append(vals)
         labels.append(labs)
         initial.append(start)
-    grid = frame_grid([len(v) for v in values], initial, budget)
-    started = time.perf_counter()
-    frames = []
-    for combination in itertools.product(*grid):
-        kwargs = {
-            name: values[i][k]
-            for i, (name, k) in enumerate(zip(controls, combination, strict=True))
-        }
-        figure = draw(**kwargs)
+    sizes = [len(v) for v in values]
+
+    def render(combination: tuple[int, ...]) -> bytes:
+        chosen = zip(controls, combination, strict=True)
+        figure = draw(**{name: values[i][k] for i, (name, k) in enumerate(chosen)})
         if not hasattr(figure, "savefig"):
             raise TypeError(f"draw must return a matplotlib Figure, got {type(figure).__name__}")
-        frames.append(_png(figure))
+        frame = _png(figure)
         plt.close(figure)
-    seconds = time.perf_counter() - started
+        return frame
+
+    started = time.perf_counter()
+    drawn = {tuple(initial): render(tuple(initial))}
+    first = time.perf_counter() - started
+    grid = frame_grid(sizes, initial, budget)
+    if seconds is not None and first * math.prod(len(g) for g in grid) > seconds:
+        grid = frame_grid(sizes, initial, max(2, min(budget, int(seconds / max(first, 1e-9)))))
+    frames = []
+    for combination in itertools.product(*grid):
+        if combination not in drawn:
+            drawn[combination] = render(combination)
+        frames.append(drawn[combination])
+    elapsed = time.perf_counter() - started
     kept = [[labels[i][k] for k in picks] for i, picks in enumerate(grid)]
     positions = [picks.index(start) for picks, start in zip(grid, initial, strict=True)]
     note = (
@@ -335,7 +357,7 @@ def frame_player(
         "sliders offer here. Run the notebook for the live widget, which redraws the "
         "figure for every value of every control."
     )
-    return FramePlayer(names, kept, positions, frames, seconds, note)
+    return FramePlayer(names, kept, positions, frames, elapsed, note)
 
 
 def _position(values: Sequence[Any], value: Any) -> int:
