@@ -183,7 +183,7 @@ def test_frame_player_draws_every_combination_in_product_order():
     n = widgets.IntSlider(value=3, min=1, max=5)
     flag = widgets.Checkbox(value=False, description="flag")
     player = frame_player(draw, {"n": n, "flag": flag}, budget=10)
-    # the initial values first (to time one frame), then every other combination once
+    # the initial values first (to time the frames), then every other combination once
     assert calls[0] == (3, False) and len(calls) == 10
     assert sorted(calls) == list(itertools.product([1, 2, 3, 4, 5], [False, True]))
     assert len(player.frames) == 10 and len(set(player.frames)) == 10  # all different
