@@ -305,10 +305,11 @@ def frame_player(
         draw: function of the controls' values returning a matplotlib figure.
         controls: ipywidgets value widgets keyed by ``draw``'s parameter names.
         budget: most frames (see :func:`frame_grid` for how the grid is chosen).
-        seconds: time allowed for all frames. The frame of the initial values is drawn
-            first, then one more; if the whole grid would take longer at the faster of the
-            two paces, the budget shrinks to what fits (at least 2). ``None``: no limit.
-            (The number of frames may then differ between a fast and a slow machine.)
+        seconds: time allowed for all frames. After every frame the time the rest of the
+            grid needs is re-estimated (from the frames drawn so far, the first excepted:
+            it pays one-off costs); when it would not fit, the grid shrinks (to 2 frames at
+            least). It may overrun by a frame or two. ``None``: no limit. (The number of
+            frames may then differ between a fast and a slow machine.)
 
     Returns:
         A :class:`FramePlayer` (it renders as HTML), with the seconds the frames took.
@@ -339,23 +340,34 @@ def frame_player(
         return frame
 
     started = time.perf_counter()
-    drawn = {tuple(initial): render(tuple(initial))}
-    pace = time.perf_counter() - started
-    grid = frame_grid(sizes, initial, budget)
-    others = [c for c in itertools.product(*grid) if c not in drawn]
-    if seconds is not None and others:
-        # a second frame too: the first one also pays one-off costs (fonts, caches)
+    drawn: dict[tuple[int, ...], bytes] = {}
+    costs: list[float] = []
+
+    def draw_once(combination: tuple[int, ...]) -> None:
         tick = time.perf_counter()
-        drawn[others[0]] = render(others[0])
-        pace = min(pace, time.perf_counter() - tick)
-        if pace * math.prod(len(g) for g in grid) > seconds:
-            fits = max(2, min(budget, int(seconds / max(pace, 1e-9))))
-            grid = frame_grid(sizes, initial, fits)
-    frames = []
-    for combination in itertools.product(*grid):
-        if combination not in drawn:
-            drawn[combination] = render(combination)
-        frames.append(drawn[combination])
+        drawn[combination] = render(combination)
+        costs.append(time.perf_counter() - tick)
+
+    draw_once(tuple(initial))
+    grid = frame_grid(sizes, initial, budget)
+    while True:
+        todo = [c for c in itertools.product(*grid) if c not in drawn]
+        if not todo:
+            break
+        draw_once(todo[0])
+        count = math.prod(len(g) for g in grid)
+        if seconds is None or count <= 2:
+            continue
+        # the frames' cost can vary with the values: re-estimate after every frame, from
+        # the frames after the first (which also pays one-off costs: fonts, caches)
+        pace = sum(costs[1:]) / len(costs[1:])
+        spent = time.perf_counter() - started
+        if spent + (len(todo) - 1) * pace > seconds:
+            fits = int(max(seconds - spent, 0.0) / max(pace, 1e-9)) + sum(
+                c in drawn for c in itertools.product(*grid)
+            )
+            grid = frame_grid(sizes, initial, max(2, min(count - 1, fits)))
+    frames = [drawn[c] for c in itertools.product(*grid)]
     elapsed = time.perf_counter() - started
     kept = [[labels[i][k] for k in picks] for i, picks in enumerate(grid)]
     positions = [picks.index(start) for picks, start in zip(grid, initial, strict=True)]
