@@ -118,7 +118,11 @@ def link_problems(html_dir: Path) -> list[str]:
         return [f"no page {SOURCES_PAGE}"]
     html = page.read_text()
     problems = []
-    links = re.findall(r'<a class="reference internal" href="([^"]+)"', html)
+    # the page's own text, not the navigation (which links every chapter without anchor)
+    article = re.search(r"<article\b.*?</article>", html, re.DOTALL)
+    if article is None:
+        return [f"{SOURCES_PAGE}: no <article> element"]
+    links = re.findall(r'<a class="reference internal" href="([^"]+)"', article.group(0))
     corrections = [link for link in links if "chapters/" in link]
     if len(corrections) < 20:
         problems.append(f"{SOURCES_PAGE}: only {len(corrections)} links into the chapters")

@@ -183,7 +183,9 @@ def test_frame_player_draws_every_combination_in_product_order():
     n = widgets.IntSlider(value=3, min=1, max=5)
     flag = widgets.Checkbox(value=False, description="flag")
     player = frame_player(draw, {"n": n, "flag": flag}, budget=10)
-    assert calls == list(itertools.product([1, 2, 3, 4, 5], [False, True]))
+    # the initial values first (to time the frames), then every other combination once
+    assert calls[0] == (3, False) and len(calls) == 10
+    assert sorted(calls) == list(itertools.product([1, 2, 3, 4, 5], [False, True]))
     assert len(player.frames) == 10 and len(set(player.frames)) == 10  # all different
     assert player.labels == [["1", "2", "3", "4", "5"], ["off", "on"]]
     assert player.initial == [2, 0] and player.index([2, 0]) == 4
@@ -216,11 +218,27 @@ def test_frame_player_html_is_self_contained():
     assert 'data-frames="3"' in page and "Precomputed when the book was built" in page
 
 
+def test_frame_player_gives_a_slow_figure_fewer_frames():
+    import time
+
+    def slow(n):
+        time.sleep(0.05)
+        return plt.figure(figsize=(1, 1))
+
+    control = {"n": widgets.IntSlider(value=0, min=0, max=20)}
+    capped = frame_player(slow, control, budget=16, seconds=0.2)
+    assert 2 <= len(capped.frames) <= 4  # 0.2 s at >= 0.05 s a frame
+    assert capped.labels[0][capped.initial[0]] == "0"
+    assert len(frame_player(slow, control, budget=6, seconds=None).frames) == 6
+
+
 def test_frame_player_bad_input():
     with pytest.raises(ValueError, match="budget must be an int >= 1"):
         frame_player(lambda n: plt.figure(), {"n": widgets.IntSlider()}, budget=0)
     with pytest.raises(TypeError, match="must return a matplotlib Figure"):
         frame_player(lambda n: None, {"n": widgets.IntSlider(max=2)})
+    with pytest.raises(ValueError, match="seconds must be a positive number or None"):
+        frame_player(lambda n: plt.figure(), {"n": widgets.IntSlider()}, seconds=0)
     with pytest.raises(ValueError, match=r"one frame per combination \(2\), got 1"):
         FramePlayer(["n"], [["1", "2"]], [0], [b"x"])
 

@@ -35,6 +35,7 @@ __all__ = [
     "frame_grid",
     "BOOK_BUILD_VARIABLE",
     "BOOK_FRAMES",
+    "BOOK_SECONDS",
     "summarize_seeds",
 ]
 
@@ -44,6 +45,9 @@ __all__ = [
 BOOK_BUILD_VARIABLE = "NORMLAB_BOOK_BUILD"
 #: Most frames :func:`interactive_figure` draws per widget when the book is built.
 BOOK_FRAMES = 16
+#: Seconds the frames of one widget may take, estimated from the first frame: a widget
+#: whose figure is slow to draw gets fewer frames (at least two).
+BOOK_SECONDS = 8.0
 
 
 class SourceCode:
@@ -292,7 +296,10 @@ def _png(figure: Any) -> bytes:
 
 
 def frame_player(
-    draw: Callable[..., Any], controls: Mapping[str, Any], budget: int = BOOK_FRAMES
+    draw: Callable[..., Any],
+    controls: Mapping[str, Any],
+    budget: int = BOOK_FRAMES,
+    seconds: float | None = BOOK_SECONDS,
 ) -> FramePlayer:
     """Draw ``draw`` for a grid of the controls' values and return the player of the frames.
 
@@ -300,6 +307,11 @@ def frame_player(
         draw: function of the controls' values returning a matplotlib figure.
         controls: ipywidgets value widgets keyed by ``draw``'s parameter names.
         budget: most frames (see :func:`frame_grid` for how the grid is chosen).
+        seconds: time allowed for all frames. After every frame the time the rest of the
+            grid needs is re-estimated (from the frames drawn so far, the first excepted:
+            it pays one-off costs); when it would not fit, the grid shrinks (to 2 frames at
+            least). It may overrun by a frame or two. ``None``: no limit. (The number of
+            frames may then differ between a fast and a slow machine.)
 
     Returns:
         A :class:`FramePlayer` (it renders as HTML), with the seconds the frames took.
@@ -308,6 +320,8 @@ def frame_player(
 
     if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
         raise ValueError(f"budget must be an int >= 1, got {budget!r}")
+    if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
+        raise ValueError(f"seconds must be a positive number or None, got {seconds!r}")
     names, values, labels, initial = [], [], [], []
     for name, control in controls.items():
         vals, labs = control_values(control)
@@ -316,20 +330,47 @@ def frame_player(
         values.append(vals)
         labels.append(labs)
         initial.append(start)
-    grid = frame_grid([len(v) for v in values], initial, budget)
-    started = time.perf_counter()
-    frames = []
-    for combination in itertools.product(*grid):
-        kwargs = {
-            name: values[i][k]
-            for i, (name, k) in enumerate(zip(controls, combination, strict=True))
-        }
-        figure = draw(**kwargs)
+    sizes = [len(v) for v in values]
+
+    def render(combination: tuple[int, ...]) -> bytes:
+        chosen = zip(controls, combination, strict=True)
+        figure = draw(**{name: values[i][k] for i, (name, k) in enumerate(chosen)})
         if not hasattr(figure, "savefig"):
             raise TypeError(f"draw must return a matplotlib Figure, got {type(figure).__name__}")
-        frames.append(_png(figure))
+        frame = _png(figure)
         plt.close(figure)
-    seconds = time.perf_counter() - started
+        return frame
+
+    started = time.perf_counter()
+    drawn: dict[tuple[int, ...], bytes] = {}
+    costs: list[float] = []
+
+    def draw_once(combination: tuple[int, ...]) -> None:
+        tick = time.perf_counter()
+        drawn[combination] = render(combination)
+        costs.append(time.perf_counter() - tick)
+
+    draw_once(tuple(initial))
+    grid = frame_grid(sizes, initial, budget)
+    while True:
+        todo = [c for c in itertools.product(*grid) if c not in drawn]
+        if not todo:
+            break
+        draw_once(todo[0])
+        count = math.prod(len(g) for g in grid)
+        if seconds is None or count <= 2:
+            continue
+        # the frames' cost can vary with the values: re-estimate after every frame, from
+        # the frames after the first (which also pays one-off costs: fonts, caches)
+        pace = sum(costs[1:]) / len(costs[1:])
+        spent = time.perf_counter() - started
+        if spent + (len(todo) - 1) * pace > seconds:
+            fits = int(max(seconds - spent, 0.0) / max(pace, 1e-9)) + sum(
+                c in drawn for c in itertools.product(*grid)
+            )
+            grid = frame_grid(sizes, initial, max(2, min(count - 1, fits)))
+    frames = [drawn[c] for c in itertools.product(*grid)]
+    elapsed = time.perf_counter() - started
     kept = [[labels[i][k] for k in picks] for i, picks in enumerate(grid)]
     positions = [picks.index(start) for picks, start in zip(grid, initial, strict=True)]
     note = (
@@ -337,7 +378,7 @@ def frame_player(
         "sliders offer here. Run the notebook for the live widget, which redraws the "
         "figure for every value of every control."
     )
-    return FramePlayer(names, kept, positions, frames, seconds, note)
+    return FramePlayer(names, kept, positions, frames, elapsed, note)
 
 
 def _position(values: Sequence[Any], value: Any) -> int:

@@ -31,7 +31,8 @@ __all__ = [
     "GAN_LOSSES",
 ]
 
-HIGHLIGHT = "#4c8fd6"  # the elements, blocks or messages a diagram points at
+#: Face colour of the elements, blocks or messages a diagram points at.
+HIGHLIGHT = "#4c8fd6"
 _PLAIN = "#eef1f5"
 _EDGE = "#39424e"
 _ACCENT = "#f0b44c"  # projection shortcuts, all-reduces, losses
@@ -466,8 +467,8 @@ def sync_batchnorm_diagram(world_size: int = 3) -> Any:
 
 # ------------------------------------------------------------------------------ GANs
 
-# (box text, library function) of each loss the GAN diagram shows; the tests check that the
-# functions exist and compute these formulas.
+#: ``{game: {player: (formula, function name in normlab.gan)}}`` of each loss that
+#: :func:`gan_diagram` shows; the tests check that the functions compute these formulas.
 GAN_LOSSES = {
     "gan": {
         "discriminator": (

@@ -221,7 +221,7 @@ def label_smoothing_cross_entropy(
     ``torch.nn.functional.cross_entropy(logits, target, weight=weight,
     ignore_index=ignore_index, reduction=reduction, label_smoothing=epsilon)``, including
     PyTorch's normalization of ``reduction="mean"``, which differs between the two target
-    kinds when there are class weights (pytorch issues #61309 and #104776):
+    kinds when there are class weights (pytorch issues #61309 and #107680):
 
     - class-index targets: the sum is divided by ``Σ_i w_{y_i}``, the summed weights of the
       non-ignored elements' *target* classes (the count of non-ignored elements without
