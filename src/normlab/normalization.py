@@ -408,10 +408,9 @@ def _backward_elemt(
     shift = -gain * sum_dy / count
     slope = -gain * invstd * invstd * sum_dy_xmu / count
     if torch.is_grad_enabled() or not _inplace_ok(dy, weight, sum_dy, sum_dy_xmu):
-        # out of place: the fresh sum is batched like every operand, so the last
-        # accumulation may be in place even under vmap
+        # out of place (vmap has no batching rule for addcmul_)
         grad_input = torch.addcmul(_per_channel(shift, dy), centered, _per_channel(slope, dy))
-        return grad_input.addcmul_(dy, _per_channel(gain, dy))
+        return torch.addcmul(grad_input, dy, _per_channel(gain, dy))
     # three in-place passes over the one buffer: large temporaries cost more than the
     # arithmetic on a CPU (every fresh page has to be faulted in)
     grad_input = centered.mul_(_per_channel(slope, dy)).add_(_per_channel(shift, dy))
@@ -464,7 +463,35 @@ def update_running_stats(
     _update_running_stats(running_mean, running_var, mean, var, count, momentum)
 
 
+def _unwrap_for_update(t: Tensor) -> Tensor:
+    functorch = torch._C._functorch
+    while functorch.is_functorch_wrapped_tensor(t) and not functorch.is_batchedtensor(t):
+        t = functorch.get_unwrapped(t)
+    return t
+
+
 def _update_running_stats(
+    running_mean: Tensor,
+    running_var: Tensor,
+    mean: Tensor,
+    var: Tensor,
+    count: int,
+    momentum: float,
+) -> None:
+    # under a torch.func grad transform (grad, jacrev, functional_call) the statistics are
+    # wrapped for differentiation; the buffers are not, and no graph is wanted, so fold
+    # the plain values in, as PyTorch's kernel does. Batched (vmap) statistics stay
+    # wrapped: writing them into one buffer raises, as it does for torch.nn.BatchNorm.
+    functorch = torch._C._functorch
+    if functorch.is_functorch_wrapped_tensor(mean) and not functorch.is_batchedtensor(mean):
+        mean, var = _unwrap_for_update(mean), _unwrap_for_update(var)
+        with torch._C._DisableFuncTorch():
+            _lerp_running_stats(running_mean, running_var, mean, var, count, momentum)
+    else:
+        _lerp_running_stats(running_mean, running_var, mean, var, count, momentum)
+
+
+def _lerp_running_stats(
     running_mean: Tensor,
     running_var: Tensor,
     mean: Tensor,
@@ -739,7 +766,7 @@ class GroupNormFunction(_Function):
             dtype = weight.dtype if weight is not None else input.dtype
             grad_bias = sum_dy.sum(0).view(c).to(dtype)
         if ctx.needs_input_grad[0]:
-            count = x[0].numel() // groups
+            count = c // groups * x.shape[2]
             gain = invstd
             if weight is not None:  # gamma varies inside a group: weight the sums by it
                 w = _as_compute(weight).view(1, groups, -1, 1)
@@ -750,7 +777,7 @@ class GroupNormFunction(_Function):
                 grad_input = torch.sub(x.reshape(shape), mean, out=centered)
                 grad_input = grad_input.mul_(slope).add_(shift).addcmul_(dy, gain)
             else:
-                grad_input = torch.addcmul(shift, centered, slope).addcmul_(dy, gain)
+                grad_input = torch.addcmul(torch.addcmul(shift, centered, slope), dy, gain)
             grad_input = grad_input.reshape(x.shape).to(input.dtype)
         return grad_input, None, grad_weight, grad_bias, None
 
