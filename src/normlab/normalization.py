@@ -32,6 +32,22 @@ The modules mirror ``torch.nn`` exactly: constructor arguments and defaults, par
 buffer names, dtypes and ``state_dict`` keys, train/eval behaviour, the momentum convention
 and the running statistics, so a state dict loads across in both directions.
 
+The kernels are ``torch.autograd.Function`` subclasses in PyTorch's modern form, so every
+layer and functional works under ``torch.func`` (``vmap``, ``grad``, ``jvp``, ``jacrev``,
+``functional_call``), forward-mode AD, batched gradients and double backward. As with
+``torch.nn.BatchNorm*``, a training-mode batch norm that tracks running statistics raises
+under ``vmap`` (one buffer cannot take a batch of updates; use ``track_running_stats=False``
+or eval mode, or ``torch.func.replace_all_batch_norm_modules_``), while under ``grad`` and
+``jacrev`` its buffers are updated with the plain batch statistics.
+
+Deviations from PyTorch, on purpose: ``eps`` must be finite and > 0 everywhere (PyTorch
+accepts ``eps <= 0`` outside batch-norm training, which turns a constant slice into
+0/0 = NaN) and ``momentum`` must lie in [0, 1] (outside it the running average
+extrapolates), both rejected with a ``ValueError``; a non-empty 1-D input to
+:func:`batch_norm` gets a ``ValueError`` naming its shape where PyTorch raises an
+``IndexError``; instance norm of an empty batch returns an empty output (PyTorch raises
+an ``IndexError``).
+
 References: Ioffe & Szegedy 2015 (batch norm), Ba, Kiros & Hinton 2016 (layer norm),
 Ulyanov, Vedaldi & Lempitsky 2016 (instance norm), Wu & He 2018 (group norm).
 """
@@ -661,7 +677,7 @@ def _group_moments(x: Tensor, groups: int) -> tuple[Tensor, Tensor, Tensor]:
     """Mean and biased variance per (sample, group), shape ``(N, G, 1)``, and ``x``
     centered by them, as a new tensor of shape ``(N, G, C/G·L)``."""
     # explicit sizes: -1 is ambiguous for an empty batch
-    grouped = x.reshape(x.shape[0], groups, x.shape[1] // groups * x.shape[2])
+    grouped = x.reshape(x.shape[0], groups, x.shape[1] // groups * math.prod(x.shape[2:]))
     mean = grouped.mean(2, keepdim=True)
     centered = grouped - mean
     return mean, _sum_of_squares_mean(centered, 2), centered
@@ -671,7 +687,8 @@ class GroupNormFunction(_Function):
     r"""Normalization per (sample, group of channels), with a hand-derived backward pass.
 
     ``output, mean, var = GroupNormFunction.apply(input, num_groups, weight, bias, eps)``
-    for ``input`` of shape ``(N, C, L)``: the channels of each sample are split into
+    for ``input`` of shape ``(N, C, *)`` (viewed inside as ``(N, C, L)``, so that autograd
+    records no view nodes around it): the channels of each sample are split into
     ``num_groups`` groups of consecutive channels, each group is normalized over its
     :math:`m = C/G \cdot L` values, and an optional per-channel affine map follows. It is
     group norm; instance norm is ``num_groups = C``. ``mean`` and the biased ``var`` have
@@ -703,7 +720,8 @@ class GroupNormFunction(_Function):
         n = x.shape[0]
         mean, var, centered = _group_moments(x, num_groups)  # centered: (N, G, C/G·L)
         invstd = torch.rsqrt(var + eps)
-        out = centered.view(n, num_groups, x.shape[1] // num_groups, x.shape[2])  # (N,G,C/G,L)
+        spatial = math.prod(x.shape[2:])
+        out = centered.view(n, num_groups, x.shape[1] // num_groups, spatial)  # (N,G,C/G,L)
         scale = invstd.unsqueeze(3)
         if weight is not None:
             scale = scale * weight.view(1, num_groups, -1, 1)
@@ -742,7 +760,7 @@ class GroupNormFunction(_Function):
         input, weight, mean, invstd = ctx.saved_tensors  # statistics: (N, G)
         x, groups = _as_compute(input), ctx.num_groups
         n, c = x.shape[:2]
-        shape = (n, groups, c // groups, x.shape[2])
+        shape = (n, groups, c // groups, math.prod(x.shape[2:]))
         dy = _as_compute(grad_output).reshape(shape)
         inplace = not torch.is_grad_enabled() and _inplace_ok(dy, weight)
         if torch.is_grad_enabled():  # create_graph=True: statistics as functions of input
@@ -766,7 +784,7 @@ class GroupNormFunction(_Function):
             dtype = weight.dtype if weight is not None else input.dtype
             grad_bias = sum_dy.sum(0).view(c).to(dtype)
         if ctx.needs_input_grad[0]:
-            count = c // groups * x.shape[2]
+            count = c // groups * shape[3]
             gain = invstd
             if weight is not None:  # gamma varies inside a group: weight the sums by it
                 w = _as_compute(weight).view(1, groups, -1, 1)
@@ -794,7 +812,7 @@ class GroupNormFunction(_Function):
         input, weight, mean, invstd = ctx.saved_tensors
         x, groups = _as_compute(input), ctx.num_groups
         n, c = x.shape[:2]
-        shape = (n, groups, c // groups, x.shape[2])
+        shape = (n, groups, c // groups, math.prod(x.shape[2:]))
         mean, invstd = mean.view(n, groups, 1, 1), invstd.view(n, groups, 1, 1)
         xhat = (x.reshape(shape) - mean) * invstd
         out_t = torch.zeros_like(xhat)
@@ -814,7 +832,8 @@ class LayerNormFunction(_Function):
     r"""Layer normalization of the rows of a 2-D input, with its per-element affine map.
 
     ``output, mean, invstd = LayerNormFunction.apply(input, weight, bias, eps)`` for
-    ``input`` of shape ``(R, D)``: each row is normalized over its :math:`D` values,
+    ``input`` of shape ``(*, D)``, viewed inside as ``(R, D)`` (so that autograd records no
+    view nodes around it): each row is normalized over its :math:`D` values,
     :math:`\hat x = (x - \mu)\,\mathrm{invstd}`, then :math:`y = \hat x \odot \gamma + \beta`
     with ``weight`` and ``bias`` of shape ``(D,)`` (or ``None``). ``mean`` and ``invstd``
     :math:`= 1/\sqrt{\sigma^2 + \epsilon}`, of shape ``(R, 1)``, are returned (not
@@ -842,6 +861,7 @@ class LayerNormFunction(_Function):
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Normalize each row, then scale and shift each element."""
         x = _as_compute(input)
+        x = x.reshape(-1, x.shape[-1])
         mean = x.mean(1, keepdim=True)
         centered = x - mean
         invstd = torch.rsqrt(_sum_of_squares_mean(centered, 1).add_(eps))
@@ -859,7 +879,7 @@ class LayerNormFunction(_Function):
                 out = out * weight if bias is None else torch.addcmul(bias, out, weight)
             elif bias is not None:
                 out = out + bias
-        return out.to(input.dtype), mean, invstd
+        return out.view(input.shape).to(input.dtype), mean, invstd
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
@@ -879,7 +899,8 @@ class LayerNormFunction(_Function):
         if grad_output is None:
             return None, None, None, None
         input, weight, mean, invstd = ctx.saved_tensors  # statistics: (R, 1)
-        x, dy = _as_compute(input), _as_compute(grad_output)
+        d = input.shape[-1]
+        x, dy = _as_compute(input).reshape(-1, d), _as_compute(grad_output).reshape(-1, d)
         w = None if weight is None else _as_compute(weight)
         if torch.is_grad_enabled() or not _inplace_ok(dy, weight):
             grads = _layer_norm_backward_differentiable(ctx, x, dy, w)
@@ -887,7 +908,7 @@ class LayerNormFunction(_Function):
             grads = _layer_norm_backward_inplace(ctx, x, dy, w, mean, invstd)
         grad_input, grad_weight, grad_bias = grads
         if grad_input is not None:
-            grad_input = grad_input.to(input.dtype)
+            grad_input = grad_input.view(input.shape).to(input.dtype)
         if grad_weight is not None:
             grad_weight = grad_weight.to(weight.dtype)
         if grad_bias is not None:
@@ -900,10 +921,11 @@ class LayerNormFunction(_Function):
     ) -> tuple[Tensor | None, None, None]:
         """Forward-mode tangent of the output: the projection of ``x_t`` per row."""
         input, weight, mean, invstd = ctx.saved_tensors
-        xhat = (_as_compute(input) - mean) * invstd
+        d = input.shape[-1]
+        xhat = (_as_compute(input).reshape(-1, d) - mean) * invstd
         out_t = torch.zeros_like(xhat)
         if x_t is not None:
-            t = _as_compute(x_t)
+            t = _as_compute(x_t).reshape(-1, d)
             proj = t - t.mean(1, keepdim=True) - xhat * (xhat * t).mean(1, keepdim=True)
             proj = proj * invstd
             out_t = out_t + (proj if weight is None else proj * _as_compute(weight))
@@ -911,7 +933,7 @@ class LayerNormFunction(_Function):
             out_t = out_t + xhat * _as_compute(w_t)
         if b_t is not None:
             out_t = out_t + _as_compute(b_t)
-        return out_t.to(input.dtype), None, None
+        return out_t.view(input.shape).to(input.dtype), None, None
 
 
 def _layer_norm_backward_differentiable(
@@ -1170,7 +1192,7 @@ def instance_norm(
             "instance_norm: expected more than 1 spatial element when using input "
             f"statistics, got input size {tuple(input.shape)}; one value has zero variance"
         )
-    output, mean, var = GroupNormFunction.apply(input.reshape(n, c, spatial), c, weight, bias, eps)
+    output, mean, var = GroupNormFunction.apply(input, c, weight, bias, eps)
     if running_mean is not None and running_var is not None and n > 0:
         # PyTorch averages the per-instance statistics over the batch; averaging the
         # biased variances and then correcting by spatial/(spatial - 1) is the same as
@@ -1183,7 +1205,7 @@ def instance_norm(
             spatial,
             momentum,
         )
-    return output.view(input.shape)
+    return output
 
 
 def layer_norm(
@@ -1229,7 +1251,7 @@ def layer_norm(
     _check_param(weight, "weight", shape, what)
     _check_param(bias, "bias", shape, what)
     _check_device(input, weight=weight, bias=bias)
-    if k == 1 and input.ndim == 2:  # already (rows, features): no view nodes to record
+    if k == 1:  # the Function views (*, D) as rows itself: no view nodes to record
         return LayerNormFunction.apply(input, weight, bias, eps)[0]
     features = math.prod(shape)
     if k > 1:
@@ -1309,11 +1331,7 @@ def group_norm(
             f"group_norm: each of the {num_groups} groups holds a single value for input "
             f"size {tuple(input.shape)}, so its variance is zero; use fewer groups"
         )
-    spatial = math.prod(input.shape[2:])
-    output, _, _ = GroupNormFunction.apply(
-        input.reshape(n, c, spatial), num_groups, weight, bias, eps
-    )
-    return output.view(input.shape)
+    return GroupNormFunction.apply(input, num_groups, weight, bias, eps)[0]
 
 
 # -------------------------------------------------------------------------------- modules
