@@ -301,9 +301,13 @@ def _elemt(
 ) -> Tensor:
     scale = invstd if weight is None else weight * invstd
     shift = -mean * scale if bias is None else bias - mean * scale
-    # one fused multiply-add, out of place (vmap cannot write a batched value in place
-    # into an unbatched input's product)
-    out = torch.addcmul(_per_channel(shift, input), input, _per_channel(scale, input))
+    out = input * _per_channel(scale, input)
+    if _inplace_ok(input, mean, invstd, weight, bias):
+        # in place on the product: autograd needs the factors of a product, not the
+        # product, and addcmul with a broadcast first operand is slower on a CPU
+        out = out.add_(_per_channel(shift, input))
+    else:  # under vmap the shift may be batched where the product is not
+        out = out + _per_channel(shift, input)
     return out.to(input.dtype)
 
 
@@ -866,12 +870,12 @@ class LayerNormFunction(_Function):
         centered = x - mean
         invstd = torch.rsqrt(_sum_of_squares_mean(centered, 1).add_(eps))
         if _inplace_ok(input, weight, bias):  # no graph: one buffer for the whole map
+            # (separate passes: addcmul with a broadcast first operand is several times
+            # slower on a CPU)
             out = centered.mul_(invstd)
-            if weight is not None and bias is not None:
-                out = torch.addcmul(bias, out, weight, out=out)
-            elif weight is not None:
+            if weight is not None:
                 out = out.mul_(weight)
-            elif bias is not None:
+            if bias is not None:
                 out = out.add_(bias)
         else:
             out = centered * invstd
