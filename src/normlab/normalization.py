@@ -832,6 +832,11 @@ class GroupNormFunction(_Function):
         return out_t.reshape(x.shape).to(input.dtype), None, None
 
 
+def _rows(t: Tensor) -> Tensor:
+    """``(*, D)`` as ``(R, D)``, with explicit sizes (-1 is ambiguous for no rows)."""
+    return t.reshape(t.numel() // t.shape[-1], t.shape[-1])
+
+
 class LayerNormFunction(_Function):
     r"""Layer normalization of the rows of a 2-D input, with its per-element affine map.
 
@@ -865,7 +870,7 @@ class LayerNormFunction(_Function):
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Normalize each row, then scale and shift each element."""
         x = _as_compute(input)
-        x = x.reshape(-1, x.shape[-1])
+        x = _rows(x)
         mean = x.mean(1, keepdim=True)
         centered = x - mean
         invstd = torch.rsqrt(_sum_of_squares_mean(centered, 1).add_(eps))
@@ -903,8 +908,7 @@ class LayerNormFunction(_Function):
         if grad_output is None:
             return None, None, None, None
         input, weight, mean, invstd = ctx.saved_tensors  # statistics: (R, 1)
-        d = input.shape[-1]
-        x, dy = _as_compute(input).reshape(-1, d), _as_compute(grad_output).reshape(-1, d)
+        x, dy = _rows(_as_compute(input)), _rows(_as_compute(grad_output))
         w = None if weight is None else _as_compute(weight)
         if torch.is_grad_enabled() or not _inplace_ok(dy, weight):
             grads = _layer_norm_backward_differentiable(ctx, x, dy, w)
@@ -925,11 +929,10 @@ class LayerNormFunction(_Function):
     ) -> tuple[Tensor | None, None, None]:
         """Forward-mode tangent of the output: the projection of ``x_t`` per row."""
         input, weight, mean, invstd = ctx.saved_tensors
-        d = input.shape[-1]
-        xhat = (_as_compute(input).reshape(-1, d) - mean) * invstd
+        xhat = (_rows(_as_compute(input)) - mean) * invstd
         out_t = torch.zeros_like(xhat)
         if x_t is not None:
-            t = _as_compute(x_t).reshape(-1, d)
+            t = _rows(_as_compute(x_t))
             proj = t - t.mean(1, keepdim=True) - xhat * (xhat * t).mean(1, keepdim=True)
             proj = proj * invstd
             out_t = out_t + (proj if weight is None else proj * _as_compute(weight))
@@ -1261,7 +1264,9 @@ def layer_norm(
     if k > 1:
         weight = None if weight is None else weight.reshape(features)
         bias = None if bias is None else bias.reshape(features)
-    output, _, _ = LayerNormFunction.apply(input.reshape(-1, features), weight, bias, eps)
+    output, _, _ = LayerNormFunction.apply(
+        input.reshape(input.numel() // features, features), weight, bias, eps
+    )
     return output.view(input.shape)
 
 
