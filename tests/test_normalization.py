@@ -786,3 +786,241 @@ def test_instance_norm_channel_mismatch_without_affine_only_warns_as_in_torch():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.testing.assert_close(y, nn.InstanceNorm1d(3)(x))
+
+
+# ------------------------------------- issue 12: bad input that used to pass or mislead
+
+_x, _c = torch.randn(4, 3), torch.ones(3)
+_meta = torch.ones(3, device="meta")
+INF, NAN = float("inf"), float("nan")
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        # non-finite or invalid eps (inf used to map every input to 0)
+        (
+            lambda: N.batch_norm(_x, None, None, training=True, eps=INF),
+            ValueError,
+            "eps must be a finite",
+        ),
+        (lambda: N.BatchNorm1d(3, eps=INF), ValueError, "eps must be a finite"),
+        (lambda: N.LayerNorm(3, eps=INF), ValueError, "eps must be a finite"),
+        (lambda: N.layer_norm(_x, (3,), eps=NAN), ValueError, "eps must not be NaN"),
+        (lambda: N.group_norm(_x, 1, eps=-1.0), ValueError, "eps must be > 0"),
+        (lambda: N.GroupNorm(1, 3, eps="1e-5"), TypeError, "eps must be a real number"),
+        # non-bool flags ("no" is truthy and used to train)
+        (
+            lambda: N.batch_norm(_x, _c * 0, _c.clone(), training="no"),
+            TypeError,
+            "training must be a bool",
+        ),
+        (
+            lambda: N.instance_norm(torch.randn(2, 3, 4), use_input_stats=1),
+            TypeError,
+            "use_input_stats must be a bool",
+        ),
+        # tensors on two devices: the message names the argument
+        (
+            lambda: N.batch_norm(_x, _meta, _meta, training=False),
+            RuntimeError,
+            "running_mean is on device meta",
+        ),
+        (
+            lambda: N.batch_norm(_x, None, None, _meta, training=True),
+            RuntimeError,
+            "weight is on device meta",
+        ),
+        (lambda: N.layer_norm(_x, (3,), _meta), RuntimeError, "weight is on device meta but input"),
+        (lambda: N.group_norm(_x, 1, None, _meta), RuntimeError, "bias is on device meta"),
+        (
+            lambda: N.BatchNorm2d(3, device="meta")(torch.randn(2, 3, 2, 2)),
+            RuntimeError,
+            "running_mean is on device meta but input is on device cpu",
+        ),
+        # the public building blocks check their arguments
+        (
+            lambda: N.batch_norm_stats(torch.randn(0, 3)),
+            ValueError,
+            "input of shape .0, 3. has no values",
+        ),
+        (
+            lambda: N.batch_norm_stats(torch.randn(3)),
+            ValueError,
+            "batch_norm_stats expects an input of shape",
+        ),
+        (
+            lambda: N.batch_norm_elemt(_x, torch.zeros(4), _c),
+            ValueError,
+            r"batch_norm_elemt: mean must have shape \(3,\)",
+        ),
+        (
+            lambda: N.batch_norm_elemt(_x, torch.zeros(3, dtype=torch.long), _c),
+            TypeError,
+            "mean must be a floating-point tensor",
+        ),
+        (lambda: N.batch_norm_elemt(_x, _c, _meta), RuntimeError, "invstd is on device meta"),
+        (
+            lambda: N.batch_norm_backward_reduce(torch.randn(4, 1), _x, _c),
+            ValueError,
+            r"grad_output must have the input's shape \(4, 3\)",
+        ),
+        (
+            lambda: N.batch_norm_backward_reduce(_x, _x, torch.zeros(1)),
+            ValueError,
+            r"mean must have shape \(3,\)",
+        ),
+        (
+            lambda: N.batch_norm_backward_elemt(_x, _x, _c, _c, None, _c, _c, 0),
+            ValueError,
+            "count must be a number of values per channel >= 1",
+        ),
+        (
+            lambda: N.batch_norm_backward_elemt(_x, _x, _c, _c, torch.ones(2), _c, _c, 4),
+            ValueError,
+            r"weight must have shape \(3,\)",
+        ),
+        (
+            lambda: N.update_running_stats(_c.clone(), _c.clone(), _c, _c, 4, 1.5),
+            ValueError,
+            r"momentum must lie in \[0, 1\]",
+        ),
+        (
+            lambda: N.update_running_stats(_c.clone(), _c.clone(), _c, _c, 1, 0.1),
+            ValueError,
+            "count must be a number of values per channel >= 2",
+        ),
+        (
+            lambda: N.update_running_stats(_c.clone(), _c.clone(), torch.ones(4), _c, 4, 0.1),
+            ValueError,
+            r"mean must have shape \(3,\)",
+        ),
+        (
+            lambda: N.update_running_stats(torch.ones(3, 1), _c.clone(), _c, _c, 4, 0.1),
+            ValueError,
+            "running_mean must be 1-D",
+        ),
+    ],
+)
+def test_bad_input_found_by_issue_12(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+# ------------------------------------------------------------------ empty batches (issue 12)
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda m: m.LayerNorm(5), (0, 5)),
+        (lambda m: m.GroupNorm(2, 4), (0, 4, 2, 2)),
+        (lambda m: m.BatchNorm1d(5), (0, 5, 2)),
+        (lambda m: m.BatchNorm2d(3), (0, 3, 2, 2)),
+    ],
+)
+def test_empty_batches_give_zero_gradients_and_a_connected_graph_like_torch(make, shape):
+    ours, ref = make(N), make(nn)
+    x_ours = torch.randn(shape, requires_grad=True)
+    x_ref = x_ours.detach().clone().requires_grad_()
+    out_ours, out_ref = ours(x_ours), ref(x_ref)
+    assert out_ours.shape == out_ref.shape and out_ours.requires_grad
+    out_ours.sum().backward()
+    out_ref.sum().backward()
+    assert x_ours.grad is not None and x_ours.grad.shape == x_ref.grad.shape
+    for (name, p), (_, q) in zip(ours.named_parameters(), ref.named_parameters(), strict=True):
+        assert p.grad is not None, name  # zeros, not None: DDP reduces every gradient
+        torch.testing.assert_close(p.grad, q.grad)
+        assert not p.grad.any()
+    for (name, b), (_, c) in zip(ours.named_buffers(), ref.named_buffers(), strict=True):
+        torch.testing.assert_close(b, c, msg=name)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_of_an_empty_1d_input_returns_an_empty_tensor_like_torch(training):
+    ours = N.batch_norm(torch.randn(0), torch.zeros(0), torch.ones(0), training=training)
+    ref = F.batch_norm(torch.randn(0), torch.zeros(0), torch.ones(0), training=training)
+    assert ours.shape == ref.shape == (0,)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):  # non-empty 1-D: no channel
+        N.batch_norm(torch.randn(3), torch.zeros(3), torch.ones(3), training=training)
+
+
+def test_layer_norm_keeps_bfloat16_with_float32_parameters_like_torch():
+    x = torch.randn(4, 8, dtype=torch.bfloat16)
+    ours, ref = N.LayerNorm(8), nn.LayerNorm(8)
+    assert ours(x).dtype == ref(x).dtype == torch.bfloat16
+    torch.testing.assert_close(ours(x), ref(x), atol=2e-2, rtol=2e-2)  # bfloat16: 8-bit mantissa
+
+
+# ------------------------------------------------------ autograd transforms (issue 12)
+
+TRANSFORM_LAYERS = [
+    (lambda m: m.BatchNorm1d(3, track_running_stats=False), (4, 3)),
+    (lambda m: m.BatchNorm2d(3).eval(), (2, 3, 2, 2)),
+    (lambda m: m.LayerNorm(5), (3, 5)),
+    (lambda m: m.LayerNorm((2, 5), elementwise_affine=False), (3, 2, 5)),
+    (lambda m: m.InstanceNorm2d(2, affine=True), (2, 2, 3, 3)),
+    (lambda m: m.GroupNorm(2, 4), (3, 4, 5)),
+]
+
+
+@pytest.mark.parametrize("make, shape", TRANSFORM_LAYERS)
+def test_vmap_jvp_jacrev_and_batched_gradients_match_torch(make, shape):
+    torch.manual_seed(0)
+    ours, ref = make(N).double(), make(nn).double()
+    with torch.no_grad():
+        for p, q in zip(ours.parameters(), ref.parameters(), strict=True):
+            p.copy_(torch.randn_like(p))
+            q.copy_(p)
+    x = torch.randn(shape, dtype=torch.float64)
+    stacked = torch.stack([x, 3 * x - 1])
+    torch.testing.assert_close(torch.func.vmap(ours)(stacked), torch.func.vmap(ref)(stacked))
+    t = torch.randn_like(x)
+    torch.testing.assert_close(torch.func.jvp(ours, (x,), (t,)), torch.func.jvp(ref, (x,), (t,)))
+    torch.testing.assert_close(torch.func.jacrev(ours)(x), torch.func.jacrev(ref)(x))
+    import torch.autograd.forward_ad as fwAD
+
+    with fwAD.dual_level():
+        tangent = fwAD.unpack_dual(ours(fwAD.make_dual(x, t))).tangent
+        expected = fwAD.unpack_dual(ref(fwAD.make_dual(x, t))).tangent
+    torch.testing.assert_close(tangent, expected)
+    xr = x.clone().requires_grad_()
+    grads = torch.randn(2, *ours(x).shape, dtype=torch.float64)
+    (got,) = torch.autograd.grad(ours(xr), xr, grads, is_grads_batched=True)
+    (want,) = torch.autograd.grad(ref(xr), xr, grads, is_grads_batched=True)
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(
+        torch.autograd.functional.jacobian(ours, x, vectorize=True),
+        torch.autograd.functional.jacobian(ref, x, vectorize=True),
+    )
+
+
+def test_per_sample_gradients_through_functional_call_match_a_loop():
+    model = nn.Sequential(
+        nn.Linear(4, 6), N.LayerNorm(6), nn.ReLU(), N.GroupNorm(2, 6), nn.Linear(6, 1)
+    )
+    x, y = torch.randn(5, 4), torch.randn(5, 1)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+
+    def loss(p, xi, yi):
+        return (torch.func.functional_call(model, p, (xi.unsqueeze(0),)) - yi).pow(2).sum()
+
+    per_sample = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0, 0))(params, x, y)
+    for i in range(5):
+        model.zero_grad()
+        loss(dict(model.named_parameters()), x[i], y[i]).backward()
+        for name, p in model.named_parameters():
+            torch.testing.assert_close(per_sample[name][i], p.grad, msg=name)
+
+
+def test_training_batch_norm_under_vmap_raises_as_torch_and_works_without_running_stats():
+    stacked = torch.randn(2, 4, 3)
+    with pytest.raises(RuntimeError):
+        torch.func.vmap(nn.BatchNorm1d(3))(stacked)
+    with pytest.raises(RuntimeError):  # the in-place running-stat update of a batched value
+        torch.func.vmap(N.BatchNorm1d(3))(stacked)
+    ours, ref = (
+        N.BatchNorm1d(3, track_running_stats=False),
+        nn.BatchNorm1d(3, track_running_stats=False),
+    )
+    torch.testing.assert_close(torch.func.vmap(ours)(stacked), torch.func.vmap(ref)(stacked))

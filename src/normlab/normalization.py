@@ -32,6 +32,22 @@ The modules mirror ``torch.nn`` exactly: constructor arguments and defaults, par
 buffer names, dtypes and ``state_dict`` keys, train/eval behaviour, the momentum convention
 and the running statistics, so a state dict loads across in both directions.
 
+The kernels are ``torch.autograd.Function`` subclasses in PyTorch's modern form, so every
+layer and functional works under ``torch.func`` (``vmap``, ``grad``, ``jvp``, ``jacrev``,
+``functional_call``), forward-mode AD, batched gradients and double backward. As with
+``torch.nn.BatchNorm*``, a training-mode batch norm that tracks running statistics raises
+under ``vmap`` (one buffer cannot take a batch of updates; use ``track_running_stats=False``
+or eval mode, or ``torch.func.replace_all_batch_norm_modules_``), while under ``grad`` and
+``jacrev`` its buffers are updated with the plain batch statistics.
+
+Deviations from PyTorch, on purpose: ``eps`` must be finite and > 0 everywhere (PyTorch
+accepts ``eps <= 0`` outside batch-norm training, which turns a constant slice into
+0/0 = NaN) and ``momentum`` must lie in [0, 1] (outside it the running average
+extrapolates), both rejected with a ``ValueError``; a non-empty 1-D input to
+:func:`batch_norm` gets a ``ValueError`` naming its shape where PyTorch raises an
+``IndexError``; instance norm of an empty batch returns an empty output (PyTorch raises
+an ``IndexError``).
+
 References: Ioffe & Szegedy 2015 (batch norm), Ba, Kiros & Hinton 2016 (layer norm),
 Ulyanov, Vedaldi & Lempitsky 2016 (instance norm), Wu & He 2018 (group norm).
 """
@@ -46,7 +62,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import FunctionCtx
 
 from normlab._validation import (
     check_floating,
@@ -68,6 +83,7 @@ __all__ = [
     "update_running_stats",
     "BatchNormFunction",
     "GroupNormFunction",
+    "LayerNormFunction",
     # functional forms, with torch.nn.functional's signatures
     "batch_norm",
     "instance_norm",
@@ -174,6 +190,52 @@ def _centered_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return mean, var, centered
 
 
+def _check_pieces(
+    fn: str, input: Tensor, per_channel: dict[str, Tensor | None], **full: Tensor
+) -> None:
+    """The checks every piece shares: ``input`` ``(N, C, *)`` floating point, the
+    per-channel tensors of shape ``(C,)``, the full ones of ``input``'s shape, one device."""
+    check_floating(input, "input")
+    if input.ndim < 2:
+        raise ValueError(
+            f"{fn} expects an input of shape (N, C, *) with at least 2 dimensions, got a "
+            f"{input.ndim}-D tensor of shape {tuple(input.shape)}"
+        )
+    channels = input.shape[1]
+    for name, t in per_channel.items():
+        if t is None:
+            continue
+        check_floating(t, name)
+        if tuple(t.shape) != (channels,):
+            raise ValueError(
+                f"{fn}: {name} must have shape ({channels},), one value per channel of the "
+                f"input of shape {tuple(input.shape)}, got {tuple(t.shape)}"
+            )
+    for name, t in full.items():
+        check_floating(t, name)
+        if t.shape != input.shape:
+            raise ValueError(
+                f"{fn}: {name} must have the input's shape {tuple(input.shape)}, got "
+                f"{tuple(t.shape)}"
+            )
+    _check_device(input, **per_channel, **full)
+
+
+def _check_count(count: object, name: str, minimum: int) -> None:
+    if isinstance(count, Tensor):
+        if count.numel() != 1:
+            raise ValueError(
+                f"{name} must be a number or a one-element tensor, got shape {tuple(count.shape)}"
+            )
+        value = count.item()
+    else:
+        value = count
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
+        raise ValueError(
+            f"{name} must be a number of values per channel >= {minimum}, got {count!r}"
+        )
+
+
 def batch_norm_stats(input: Tensor) -> tuple[Tensor, Tensor]:
     r"""Per-channel mean and **biased** variance of a batch, over every axis but axis 1.
 
@@ -188,7 +250,17 @@ def batch_norm_stats(input: Tensor) -> tuple[Tensor, Tensor]:
 
     Returns:
         ``(mean, var)``, each of shape ``(C,)``; float32 for half-precision input.
+
+    Raises:
+        TypeError, ValueError: ``input`` not floating point, or fewer than 2 dimensions, or
+            no values per channel (the statistics of nothing are NaN).
     """
+    _check_pieces("batch_norm_stats", input, {})
+    if input.numel() == 0:
+        raise ValueError(
+            f"batch_norm_stats: input of shape {tuple(input.shape)} has no values per "
+            "channel, so it has no mean or variance"
+        )
     mean, var, _ = _centered_moments(_as_compute(input))
     return mean, var
 
@@ -214,11 +286,28 @@ def batch_norm_elemt(
 
     Returns:
         Tensor of ``input``'s shape and dtype.
+
+    Raises:
+        TypeError, ValueError: a non-floating tensor, a per-channel tensor not of shape
+            ``(C,)``; RuntimeError: tensors on different devices.
     """
+    per_channel = {"mean": mean, "invstd": invstd, "weight": weight, "bias": bias}
+    _check_pieces("batch_norm_elemt", input, per_channel)
+    return _elemt(input, mean, invstd, weight, bias)
+
+
+def _elemt(
+    input: Tensor, mean: Tensor, invstd: Tensor, weight: Tensor | None, bias: Tensor | None
+) -> Tensor:
     scale = invstd if weight is None else weight * invstd
     shift = -mean * scale if bias is None else bias - mean * scale
-    # in place on the product: autograd needs the factors of a product, not the product
-    out = (input * _per_channel(scale, input)).add_(_per_channel(shift, input))
+    out = input * _per_channel(scale, input)
+    if _inplace_ok(input, mean, invstd, weight, bias):
+        # in place on the product: autograd needs the factors of a product, not the
+        # product, and addcmul with a broadcast first operand is slower on a CPU
+        out = out.add_(_per_channel(shift, input))
+    else:  # under vmap the shift may be batched where the product is not
+        out = out + _per_channel(shift, input)
     return out.to(input.dtype)
 
 
@@ -243,7 +332,12 @@ def batch_norm_backward_reduce(
 
     Returns:
         ``(sum_dy, sum_dy_xmu)``, each of shape ``(C,)``.
+
+    Raises:
+        TypeError, ValueError, RuntimeError: as :func:`batch_norm_elemt`; ``grad_output``
+            not of ``input``'s shape.
     """
+    _check_pieces("batch_norm_backward_reduce", input, {"mean": mean}, grad_output=grad_output)
     return _backward_reduce(grad_output, input - _per_channel(mean, input))
 
 
@@ -286,9 +380,37 @@ def batch_norm_backward_elemt(
 
     Returns:
         :math:`\partial L / \partial x`, of ``input``'s shape.
+
+    Raises:
+        TypeError, ValueError, RuntimeError: as :func:`batch_norm_backward_reduce`;
+            ``count < 1``.
     """
+    per_channel = {
+        "mean": mean,
+        "invstd": invstd,
+        "weight": weight,
+        "sum_dy": sum_dy,
+        "sum_dy_xmu": sum_dy_xmu,
+    }
+    _check_pieces("batch_norm_backward_elemt", input, per_channel, grad_output=grad_output)
+    _check_count(count, "count", 1)
     centered = input - _per_channel(mean, input)
     return _backward_elemt(grad_output, centered, invstd, weight, sum_dy, sum_dy_xmu, count)
+
+
+def _inplace_ok(*tensors: Tensor | None) -> bool:
+    """Whether arithmetic may overwrite a fresh buffer (saving a pass and a large temporary).
+
+    Not under a ``torch.func`` transform, nor on the batched gradients of autograd's own
+    vmap (``is_grads_batched=True``, ``jacobian(vectorize=True)``, gradcheck's batched
+    check): under vmap an in-place op fails when its target is batched along fewer
+    dimensions than its operands, e.g. an unbatched input's centered copy times a batched
+    output gradient.
+    """
+    if torch._C._are_functorch_transforms_active():
+        return False
+    legacy = torch._C._functorch.is_legacy_batchedtensor
+    return not any(t is not None and legacy(t) for t in tensors)
 
 
 def _backward_elemt(
@@ -301,14 +423,14 @@ def _backward_elemt(
     count: int | Tensor,
 ) -> Tensor:
     """``gain·(dy − Σdy/m) − centered·gain·invstd²·Σdy(x−μ)/m``; reuses ``centered``'s memory
-    unless a graph is being recorded (double backward)."""
+    unless a graph is being recorded (double backward) or a torch.func transform is active."""
     gain = invstd if weight is None else weight * invstd
     shift = -gain * sum_dy / count
     slope = -gain * invstd * invstd * sum_dy_xmu / count
-    if torch.is_grad_enabled():
-        return torch.addcmul(
-            centered * _per_channel(slope, dy) + _per_channel(shift, dy), dy, _per_channel(gain, dy)
-        )
+    if torch.is_grad_enabled() or not _inplace_ok(dy, weight, sum_dy, sum_dy_xmu):
+        # out of place (vmap has no batching rule for addcmul_)
+        grad_input = torch.addcmul(_per_channel(shift, dy), centered, _per_channel(slope, dy))
+        return torch.addcmul(grad_input, dy, _per_channel(gain, dy))
     # three in-place passes over the one buffer: large temporaries cost more than the
     # arithmetic on a CPU (every fresh page has to be faulted in)
     grad_input = centered.mul_(_per_channel(slope, dy)).add_(_per_channel(shift, dy))
@@ -339,7 +461,64 @@ def update_running_stats(
         mean, var: ``(C,)`` batch mean and biased batch variance.
         count: :math:`n`, values per channel in the batch, > 1.
         momentum: :math:`m \in [0, 1]`.
+
+    Raises:
+        TypeError, ValueError: tensors not floating point or not all of one shape ``(C,)``;
+            ``count <= 1`` (no unbiased variance); ``momentum`` outside [0, 1] (it would
+            extrapolate); RuntimeError: tensors on different devices.
     """
+    check_floating(running_mean, "running_mean")
+    if running_mean.ndim != 1:
+        raise ValueError(
+            f"update_running_stats: running_mean must be 1-D (C,), got shape "
+            f"{tuple(running_mean.shape)}"
+        )
+    _check_pieces(
+        "update_running_stats",
+        running_mean.unsqueeze(0),
+        {"running_var": running_var, "mean": mean, "var": var},
+    )
+    _check_count(count, "count", 2)
+    momentum = check_fraction(momentum, "momentum")
+    _update_running_stats(running_mean, running_var, mean, var, count, momentum)
+
+
+def _unwrap_for_update(t: Tensor) -> Tensor:
+    functorch = torch._C._functorch
+    while functorch.is_functorch_wrapped_tensor(t) and not functorch.is_batchedtensor(t):
+        t = functorch.get_unwrapped(t)
+    return t
+
+
+def _update_running_stats(
+    running_mean: Tensor,
+    running_var: Tensor,
+    mean: Tensor,
+    var: Tensor,
+    count: int,
+    momentum: float,
+) -> None:
+    # under a torch.func grad transform (grad, jacrev, functional_call) the statistics are
+    # wrapped for differentiation; the buffers are not, and no graph is wanted, so fold
+    # the plain values in, as PyTorch's kernel does. Batched (vmap) statistics stay
+    # wrapped: writing them into one buffer raises, as it does for torch.nn.BatchNorm.
+    functorch = torch._C._functorch
+    if functorch.is_functorch_wrapped_tensor(mean) and not functorch.is_batchedtensor(mean):
+        mean, var = _unwrap_for_update(mean), _unwrap_for_update(var)
+        with torch._C._DisableFuncTorch():
+            _lerp_running_stats(running_mean, running_var, mean, var, count, momentum)
+    else:
+        _lerp_running_stats(running_mean, running_var, mean, var, count, momentum)
+
+
+def _lerp_running_stats(
+    running_mean: Tensor,
+    running_var: Tensor,
+    mean: Tensor,
+    var: Tensor,
+    count: int,
+    momentum: float,
+) -> None:
     with torch.no_grad():
         unbiased = var * (count / (count - 1))
         # lerp_(new, m) is old + m·(new − old) = (1 − m)·old + m·new, in one operation
@@ -347,7 +526,27 @@ def update_running_stats(
         running_var.lerp_(unbiased.to(running_var.dtype), momentum)
 
 
-class BatchNormFunction(torch.autograd.Function):
+class _Function(torch.autograd.Function):
+    """``torch.autograd.Function`` whose ``apply`` takes every argument positionally.
+
+    With ``setup_context`` defined, PyTorch's ``apply`` binds default arguments through
+    ``inspect.signature`` on every call, which costs more than the arithmetic of a small
+    layer; the callers here pass every argument, so that step is skipped outside
+    ``torch.func`` transforms (inside them PyTorch's own path runs).
+    """
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:  # type: ignore[override]
+        if torch._C._are_functorch_transforms_active():
+            return super().apply(*args)
+        # what PyTorch's apply does here: unwrap tensors left over from a finished
+        # transform, then run the C++ apply
+        unwrap = torch._C._functorch.unwrap_if_dead
+        args = tuple(unwrap(a) if isinstance(a, Tensor) else a for a in args)
+        return super(torch.autograd.Function, cls).apply(*args)  # type: ignore[misc]
+
+
+class BatchNormFunction(_Function):
     r"""Training-mode batch normalization with the hand-derived backward pass.
 
     ``output, mean, var = BatchNormFunction.apply(input, weight, bias, eps)`` normalizes
@@ -359,30 +558,55 @@ class BatchNormFunction(torch.autograd.Function):
     :math:`\partial L/\partial\beta = \Sigma_{dy}`. Like PyTorch, it saves the input and
     the per-channel statistics, not the normalized output.
 
-    Double backward (``create_graph=True``, e.g. a gradient penalty through a layer-normed
-    critic) is supported: the backward formula is written in differentiable operations, and
-    in that mode recomputes the statistics from the saved input so that their dependence on
-    it is part of the graph.
+    The Function has PyTorch's modern form, and each piece buys a transform:
+
+    * ``forward`` without ``ctx`` plus ``setup_context``: ``torch.func`` (``grad``,
+      ``jacrev``, ``functional_call`` over a model) can trace it;
+    * ``generate_vmap_rule = True``: ``vmap`` runs forward, backward and ``jvp`` per batch
+      element, which is what batched gradients (``is_grads_batched``,
+      ``jacobian(vectorize=True)``, ``gradcheck(check_batched_grad=True)``) and per-sample
+      gradients need; the in-place passes are skipped under a transform (:func:`_inplace_ok`);
+    * ``jvp``: forward-mode AD (``torch.autograd.forward_ad``, ``torch.func.jvp``), the
+      tangent :math:`\dot y = \gamma\,\mathrm{invstd}\,(\dot x - \overline{\dot x} - \hat x\,
+      \overline{\hat x \dot x}) + \hat x\,\dot\gamma + \dot\beta` (bars: channel means).
+
+    Double backward (``create_graph=True``, e.g. a gradient penalty) is supported: the
+    backward formula is written in differentiable operations, and in that mode recomputes
+    the statistics from the saved input so that their dependence on it is part of the graph.
     """
+
+    generate_vmap_rule = True
 
     @staticmethod
     def forward(
-        ctx: FunctionCtx, input: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float
+        input: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Normalize with the batch's per-channel statistics; return them too."""
         x = _as_compute(input)
-        mean, var, output = _centered_moments(x)
+        mean, var, centered = _centered_moments(x)
         invstd = torch.rsqrt(var + eps)
-        # forward runs without a graph, so the centered copy is scaled and shifted in place
-        output.mul_(_per_channel(invstd if weight is None else weight * invstd, x))
-        if bias is not None:
-            output.add_(_per_channel(bias, x))
+        scale = _per_channel(invstd if weight is None else weight * invstd, x)
+        if _inplace_ok(input, weight, bias):  # no graph: the centered copy is changed in place
+            output = centered.mul_(scale)
+            if bias is not None:
+                output.add_(_per_channel(bias, x))
+        elif bias is None:
+            output = centered * scale
+        else:
+            output = torch.addcmul(_per_channel(bias, x), centered, scale)
+        return output.to(input.dtype), mean, var
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+        input, weight, bias, eps = inputs
+        _, mean, var = output
+        invstd = torch.rsqrt(var + eps)
         ctx.save_for_backward(input, weight, mean, invstd)
+        ctx.save_for_forward(input, weight, mean, invstd)
         ctx.eps = eps
         ctx.has_bias = bias is not None
         ctx.mark_non_differentiable(mean, var)
         ctx.set_materialize_grads(False)
-        return output.to(input.dtype), mean, var
 
     @staticmethod
     def backward(
@@ -414,34 +638,65 @@ class BatchNormFunction(torch.autograd.Function):
             )
         return grad_input, grad_weight, grad_bias, None
 
+    @staticmethod
+    def jvp(
+        ctx: Any, x_t: Tensor | None, w_t: Tensor | None, b_t: Tensor | None, _eps_t: Any
+    ) -> tuple[Tensor | None, None, None]:
+        """Forward-mode tangent of the output (the statistics are not differentiable)."""
+        input, weight, mean, invstd = ctx.saved_tensors
+        x = _as_compute(input)
+        xhat = (x - _per_channel(mean, x)) * _per_channel(invstd, x)
+        dims = _reduce_dims(x)
+        out_t = torch.zeros_like(xhat)
+        if x_t is not None:
+            t = _as_compute(x_t)
+            proj = t - _per_channel(t.mean(dims), x) - xhat * _per_channel((xhat * t).mean(dims), x)
+            gain = invstd if weight is None else _as_compute(weight) * invstd
+            out_t = out_t + proj * _per_channel(gain, x)
+        if w_t is not None:
+            out_t = out_t + xhat * _per_channel(_as_compute(w_t), x)
+        if b_t is not None:
+            out_t = out_t + _per_channel(_as_compute(b_t), x)
+        return out_t.to(input.dtype), None, None
+
 
 # --------------------------------------------- normalization within each sample, by groups
 #
 # Layer, instance and group norm never mix samples: their statistics are those of a group
-# of channels of one sample. One kernel serves all three, on the view (N, C, L) of the
-# input, with the C channels split into G groups of C/G consecutive channels.
+# of elements of one sample. Two kernels serve all three: GroupNormFunction on the view
+# (N, C, L) of the input, with the C channels split into G groups of C/G consecutive
+# channels (group and instance norm), and LayerNormFunction on the view (rows, features),
+# whose affine map is per element rather than per channel.
+
+
+def _sum_of_squares_mean(centered: Tensor, dim: int) -> Tensor:
+    """Mean of the squares along the contiguous axis ``dim`` (kept): the 2-norm kernel
+    reads the tensor once without a squared temporary, about twice as fast as
+    ``(c * c).mean(dim)`` on a CPU."""
+    norm = torch.linalg.vector_norm(centered, 2, dim, keepdim=True)
+    return norm * norm / centered.shape[dim]
 
 
 def _group_moments(x: Tensor, groups: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Mean and biased variance per (sample, group), shape ``(N, G, 1, 1)``, and ``x``
-    centered by them, as a new tensor of shape ``(N, G, C/G, L)``."""
-    grouped = x.reshape(x.shape[0], groups, x.shape[1] // groups, -1)
-    mean = grouped.mean((2, 3), keepdim=True)
+    """Mean and biased variance per (sample, group), shape ``(N, G, 1)``, and ``x``
+    centered by them, as a new tensor of shape ``(N, G, C/G·L)``."""
+    # explicit sizes: -1 is ambiguous for an empty batch
+    grouped = x.reshape(x.shape[0], groups, x.shape[1] // groups * math.prod(x.shape[2:]))
+    mean = grouped.mean(2, keepdim=True)
     centered = grouped - mean
-    var = (centered * centered).mean((2, 3), keepdim=True)
-    return mean, var, centered
+    return mean, _sum_of_squares_mean(centered, 2), centered
 
 
-class GroupNormFunction(torch.autograd.Function):
+class GroupNormFunction(_Function):
     r"""Normalization per (sample, group of channels), with a hand-derived backward pass.
 
     ``output, mean, var = GroupNormFunction.apply(input, num_groups, weight, bias, eps)``
-    for ``input`` of shape ``(N, C, L)``: the channels of each sample are split into
+    for ``input`` of shape ``(N, C, *)`` (viewed inside as ``(N, C, L)``, so that autograd
+    records no view nodes around it): the channels of each sample are split into
     ``num_groups`` groups of consecutive channels, each group is normalized over its
     :math:`m = C/G \cdot L` values, and an optional per-channel affine map follows. It is
-    group norm; instance norm is ``num_groups = C``; layer norm (without its affine map) is
-    ``C = 1``. ``mean`` and the biased ``var`` have shape ``(N, G)`` and are not
-    differentiable.
+    group norm; instance norm is ``num_groups = C``. ``mean`` and the biased ``var`` have
+    shape ``(N, G)`` and are not differentiable.
 
     Forward, with :math:`s_{nc} = \gamma_c\,\mathrm{invstd}_{ng}`: :math:`y = (x -
     \mu_{ng})\,s_{nc} + \beta_c`, one pass over the centered copy. Backward: the gradient
@@ -450,12 +705,14 @@ class GroupNormFunction(torch.autograd.Function):
     because :math:`\gamma` varies *within* a group, the per-group sums are weighted,
     :math:`\Sigma_{g\,dy} = \sum_{c \in g} \gamma_c \sum_l dy_{ncl}` and likewise for
     :math:`dy\,(x - \mu)`, which needs only the per-(sample, channel) sums of the two
-    tensors. Double backward is supported as in :class:`BatchNormFunction`.
+    tensors. Same modern Function form (``setup_context``, vmap rule, ``jvp``) and double
+    backward as :class:`BatchNormFunction`.
     """
+
+    generate_vmap_rule = True
 
     @staticmethod
     def forward(
-        ctx: FunctionCtx,
         input: Tensor,
         num_groups: int,
         weight: Tensor | None,
@@ -464,21 +721,38 @@ class GroupNormFunction(torch.autograd.Function):
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Normalize each (sample, group) and apply the per-channel affine map."""
         x = _as_compute(input)
-        n, c = x.shape[:2]
-        mean, var, output = _group_moments(x, num_groups)  # output: (N, G, C/G, L)
+        n = x.shape[0]
+        mean, var, centered = _group_moments(x, num_groups)  # centered: (N, G, C/G·L)
         invstd = torch.rsqrt(var + eps)
-        if weight is None:
-            output.mul_(invstd)
+        spatial = math.prod(x.shape[2:])
+        out = centered.view(n, num_groups, x.shape[1] // num_groups, spatial)  # (N,G,C/G,L)
+        scale = invstd.unsqueeze(3)
+        if weight is not None:
+            scale = scale * weight.view(1, num_groups, -1, 1)
+        if _inplace_ok(input, weight, bias):
+            out = out.mul_(scale)
+            if bias is not None:
+                out = out.add_(bias.view(1, num_groups, -1, 1))
+        elif bias is None:
+            out = out * scale
         else:
-            output.mul_(invstd * weight.view(1, num_groups, -1, 1))
-        if bias is not None:
-            output.add_(bias.view(1, num_groups, -1, 1))
+            out = torch.addcmul(bias.view(1, num_groups, -1, 1), out, scale)
+        return (
+            out.reshape(x.shape).to(input.dtype),
+            mean.view(n, num_groups),
+            var.view(n, num_groups),
+        )
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+        input, num_groups, weight, bias, eps = inputs
+        _, mean, var = output
+        invstd = torch.rsqrt(var + eps)
         ctx.save_for_backward(input, weight, mean, invstd)
+        ctx.save_for_forward(input, weight, mean, invstd)
         ctx.num_groups, ctx.eps, ctx.has_bias = num_groups, eps, bias is not None
-        mean, var = mean.view(n, num_groups), var.view(n, num_groups)
         ctx.mark_non_differentiable(mean, var)
         ctx.set_materialize_grads(False)
-        return output.view(x.shape).to(input.dtype), mean, var
 
     @staticmethod
     def backward(
@@ -487,19 +761,26 @@ class GroupNormFunction(torch.autograd.Function):
         """Gradients of the input, weight and bias from per-(sample, channel) sums."""
         if grad_output is None:
             return None, None, None, None, None
-        input, weight, mean, invstd = ctx.saved_tensors  # statistics: (N, G, 1, 1)
+        input, weight, mean, invstd = ctx.saved_tensors  # statistics: (N, G)
         x, groups = _as_compute(input), ctx.num_groups
         n, c = x.shape[:2]
-        shape = (n, groups, c // groups, -1)
+        shape = (n, groups, c // groups, math.prod(x.shape[2:]))
         dy = _as_compute(grad_output).reshape(shape)
+        inplace = not torch.is_grad_enabled() and _inplace_ok(dy, weight)
         if torch.is_grad_enabled():  # create_graph=True: statistics as functions of input
             mean, var, centered = _group_moments(x, groups)
             invstd = torch.rsqrt(var + ctx.eps)
+            centered = centered.view(shape)
         else:
+            mean = mean.view(n, groups, 1, 1)
             centered = x.reshape(shape) - mean
+        invstd = invstd.view(n, groups, 1, 1)
         # per (sample, channel) sums over the positions: the only passes over the tensors
         sum_dy = dy.sum(3, keepdim=True)  # (N, G, C/G, 1)
-        sum_dy_xmu = (dy * centered).sum(3, keepdim=True)
+        if inplace:  # one large buffer: dy·(x − μ) now, the input gradient below
+            sum_dy_xmu = centered.mul_(dy).sum(3, keepdim=True)
+        else:
+            sum_dy_xmu = (dy * centered).sum(3, keepdim=True)
         grad_input = grad_weight = grad_bias = None
         if weight is not None and ctx.needs_input_grad[2]:
             grad_weight = (sum_dy_xmu * invstd).sum(0).view(c).to(weight.dtype)
@@ -507,35 +788,242 @@ class GroupNormFunction(torch.autograd.Function):
             dtype = weight.dtype if weight is not None else input.dtype
             grad_bias = sum_dy.sum(0).view(c).to(dtype)
         if ctx.needs_input_grad[0]:
-            count = x[0].numel() // groups
+            count = c // groups * shape[3]
             gain = invstd
             if weight is not None:  # gamma varies inside a group: weight the sums by it
                 w = _as_compute(weight).view(1, groups, -1, 1)
                 sum_dy, sum_dy_xmu, gain = sum_dy * w, sum_dy_xmu * w, invstd * w
             shift = -invstd * sum_dy.sum(2, keepdim=True) / count
             slope = -invstd.pow(3) * sum_dy_xmu.sum(2, keepdim=True) / count
-            if torch.is_grad_enabled():
-                grad_input = torch.addcmul(centered * slope + shift, dy, gain)
+            if inplace:  # x − μ again, into the buffer
+                grad_input = torch.sub(x.reshape(shape), mean, out=centered)
+                grad_input = grad_input.mul_(slope).add_(shift).addcmul_(dy, gain)
             else:
-                grad_input = centered.mul_(slope).add_(shift).addcmul_(dy, gain)
-            grad_input = grad_input.view(x.shape).to(input.dtype)
+                grad_input = torch.addcmul(torch.addcmul(shift, centered, slope), dy, gain)
+            grad_input = grad_input.reshape(x.shape).to(input.dtype)
         return grad_input, None, grad_weight, grad_bias, None
+
+    @staticmethod
+    def jvp(
+        ctx: Any,
+        x_t: Tensor | None,
+        _groups_t: Any,
+        w_t: Tensor | None,
+        b_t: Tensor | None,
+        _eps_t: Any,
+    ) -> tuple[Tensor | None, None, None]:
+        """Forward-mode tangent of the output: the projection of ``x_t`` per group."""
+        input, weight, mean, invstd = ctx.saved_tensors
+        x, groups = _as_compute(input), ctx.num_groups
+        n, c = x.shape[:2]
+        shape = (n, groups, c // groups, math.prod(x.shape[2:]))
+        mean, invstd = mean.view(n, groups, 1, 1), invstd.view(n, groups, 1, 1)
+        xhat = (x.reshape(shape) - mean) * invstd
+        out_t = torch.zeros_like(xhat)
+        if x_t is not None:
+            t = _as_compute(x_t).reshape(shape)
+            proj = t - t.mean((2, 3), keepdim=True) - xhat * (xhat * t).mean((2, 3), keepdim=True)
+            gain = invstd if weight is None else _as_compute(weight).view(1, groups, -1, 1) * invstd
+            out_t = out_t + proj * gain
+        if w_t is not None:
+            out_t = out_t + xhat * _as_compute(w_t).view(1, groups, -1, 1)
+        if b_t is not None:
+            out_t = out_t + _as_compute(b_t).view(1, groups, -1, 1)
+        return out_t.reshape(x.shape).to(input.dtype), None, None
+
+
+def _rows(t: Tensor) -> Tensor:
+    """``(*, D)`` as ``(R, D)``, with explicit sizes (-1 is ambiguous for no rows)."""
+    return t.reshape(t.numel() // t.shape[-1], t.shape[-1])
+
+
+class LayerNormFunction(_Function):
+    r"""Layer normalization of the rows of a 2-D input, with its per-element affine map.
+
+    ``output, mean, invstd = LayerNormFunction.apply(input, weight, bias, eps)`` for
+    ``input`` of shape ``(*, D)``, viewed inside as ``(R, D)`` (so that autograd records no
+    view nodes around it): each row is normalized over its :math:`D` values,
+    :math:`\hat x = (x - \mu)\,\mathrm{invstd}`, then :math:`y = \hat x \odot \gamma + \beta`
+    with ``weight`` and ``bias`` of shape ``(D,)`` (or ``None``). ``mean`` and ``invstd``
+    :math:`= 1/\sqrt{\sigma^2 + \epsilon}`, of shape ``(R, 1)``, are returned (not
+    differentiable, like the statistics of ``torch.native_layer_norm``) because the
+    backward pass reuses them and the modern Function form hands ``setup_context`` only
+    the inputs and outputs. The affine map lives inside the Function so that the whole
+    layer is one node with one hand-derived backward pass:
+
+    .. math:: \frac{\partial L}{\partial x} = \mathrm{invstd}\,\big(g - \bar g
+              - \hat x\,\overline{g \hat x}\big), \quad g = \gamma \odot dy, \qquad
+              \frac{\partial L}{\partial \gamma} = \sum_r dy \odot \hat x, \quad
+              \frac{\partial L}{\partial \beta} = \sum_r dy ,
+
+    bars being row means. The sums are matrix-vector products, and without a graph the
+    backward pass allocates one large buffer (fresh large tensors, not arithmetic,
+    dominate a CPU layer norm). Same modern Function form and double backward as
+    :class:`BatchNormFunction`.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(
+        input: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Normalize each row, then scale and shift each element."""
+        x = _as_compute(input)
+        x = _rows(x)
+        mean = x.mean(1, keepdim=True)
+        centered = x - mean
+        invstd = torch.rsqrt(_sum_of_squares_mean(centered, 1).add_(eps))
+        if _inplace_ok(input, weight, bias):  # no graph: one buffer for the whole map
+            # (separate passes: addcmul with a broadcast first operand is several times
+            # slower on a CPU)
+            out = centered.mul_(invstd)
+            if weight is not None:
+                out = out.mul_(weight)
+            if bias is not None:
+                out = out.add_(bias)
+        else:
+            out = centered * invstd
+            if weight is not None:
+                out = out * weight if bias is None else torch.addcmul(bias, out, weight)
+            elif bias is not None:
+                out = out + bias
+        return out.view(input.shape).to(input.dtype), mean, invstd
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+        input, weight, bias, eps = inputs
+        _, mean, invstd = output
+        ctx.mark_non_differentiable(mean, invstd)
+        ctx.save_for_backward(input, weight, mean, invstd)
+        ctx.save_for_forward(input, weight, mean, invstd)
+        ctx.eps, ctx.has_bias = eps, bias is not None
+        ctx.set_materialize_grads(False)
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad_output: Tensor | None, _grad_mean: Any, _grad_invstd: Any
+    ) -> tuple[Tensor | None, ...]:
+        """Gradients of the input, weight and bias from row sums and column sums."""
+        if grad_output is None:
+            return None, None, None, None
+        input, weight, mean, invstd = ctx.saved_tensors  # statistics: (R, 1)
+        x, dy = _rows(_as_compute(input)), _rows(_as_compute(grad_output))
+        w = None if weight is None else _as_compute(weight)
+        if torch.is_grad_enabled() or not _inplace_ok(dy, weight):
+            grads = _layer_norm_backward_differentiable(ctx, x, dy, w)
+        else:
+            grads = _layer_norm_backward_inplace(ctx, x, dy, w, mean, invstd)
+        grad_input, grad_weight, grad_bias = grads
+        if grad_input is not None:
+            grad_input = grad_input.view(input.shape).to(input.dtype)
+        if grad_weight is not None:
+            grad_weight = grad_weight.to(weight.dtype)
+        if grad_bias is not None:
+            grad_bias = grad_bias.to(input.dtype if weight is None else weight.dtype)
+        return grad_input, grad_weight, grad_bias, None
+
+    @staticmethod
+    def jvp(
+        ctx: Any, x_t: Tensor | None, w_t: Tensor | None, b_t: Tensor | None, _eps_t: Any
+    ) -> tuple[Tensor | None, None, None]:
+        """Forward-mode tangent of the output: the projection of ``x_t`` per row."""
+        input, weight, mean, invstd = ctx.saved_tensors
+        xhat = (_rows(_as_compute(input)) - mean) * invstd
+        out_t = torch.zeros_like(xhat)
+        if x_t is not None:
+            t = _rows(_as_compute(x_t))
+            proj = t - t.mean(1, keepdim=True) - xhat * (xhat * t).mean(1, keepdim=True)
+            proj = proj * invstd
+            out_t = out_t + (proj if weight is None else proj * _as_compute(weight))
+        if w_t is not None:
+            out_t = out_t + xhat * _as_compute(w_t)
+        if b_t is not None:
+            out_t = out_t + _as_compute(b_t)
+        return out_t.view(input.shape).to(input.dtype), None, None
+
+
+def _layer_norm_backward_differentiable(
+    ctx: Any, x: Tensor, dy: Tensor, w: Tensor | None
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """The backward formula out of place, with the statistics recomputed from ``x`` so
+    that a recorded graph (double backward) sees their dependence on it."""
+    centered = x - x.mean(1, keepdim=True)
+    invstd = torch.rsqrt(_sum_of_squares_mean(centered, 1) + ctx.eps)
+    xhat = centered * invstd
+    dy_xhat = dy * xhat
+    grad_weight = dy_xhat.sum(0) if w is not None and ctx.needs_input_grad[1] else None
+    grad_bias = dy.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+    grad_input = None
+    if ctx.needs_input_grad[0]:
+        g = dy if w is None else dy * w
+        mean_g, mean_g_xhat = g.mean(1, keepdim=True), (g * xhat).mean(1, keepdim=True)
+        grad_input = (g - mean_g - xhat * mean_g_xhat) * invstd
+    return grad_input, grad_weight, grad_bias
+
+
+def _layer_norm_backward_inplace(
+    ctx: Any, x: Tensor, dy: Tensor, w: Tensor | None, mean: Tensor, invstd: Tensor
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """The same formula with one large buffer: ``dy·(x − μ)`` for the sums, then, rewritten
+    in place, the input gradient."""
+    d = x.shape[1]
+    grad_bias = dy.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+    buf = torch.sub(x, mean).mul_(dy)  # dy·(x − μ) = dy·x̂/invstd, row by row
+    rstd = invstd.squeeze(1)
+    # Σ_r dy·x̂ = (dy·(x − μ))ᵀ invstd, a matrix-vector product
+    grad_weight = buf.t() @ rstd if w is not None and ctx.needs_input_grad[1] else None
+    grad_input = None
+    if ctx.needs_input_grad[0]:
+        if w is None:
+            sum_g, sum_g_xmu = dy.sum(1, keepdim=True), buf.sum(1, keepdim=True)
+        else:  # row sums weighted by gamma: matrix-vector products
+            sum_g, sum_g_xmu = (dy @ w).unsqueeze(1), (buf @ w).unsqueeze(1)
+        # invstd·(g − ḡ) − (x − μ)·invstd³·mean(g·(x − μ)), in the buffer
+        slope = sum_g_xmu.mul_(invstd * invstd / -d)
+        grad_input = torch.sub(x, mean, out=buf).mul_(slope).sub_(sum_g.div_(d))
+        grad_input = grad_input.add_(dy) if w is None else grad_input.addcmul_(dy, w)
+        grad_input = grad_input.mul_(invstd)
+    return grad_input, grad_weight, grad_bias
 
 
 # --------------------------------------------------------------------- argument checks
 
 
 def _check_eps(eps: object) -> float:
-    # PyTorch accepts eps = 0 outside batch-norm training; 0 turns a constant slice into
-    # 0/0 = NaN, so eps must be > 0 here.
-    return check_positive_float(eps, "eps")
+    # PyTorch accepts eps = 0 outside batch-norm training (and eps < 0 in layer and group
+    # norm); 0 turns a constant slice into 0/0 = NaN, so eps must be > 0 here, and finite:
+    # an infinite eps silently maps every input to 0 (the bias).
+    if type(eps) is float and 0.0 < eps < math.inf:  # the common case, checked cheaply
+        return eps
+    eps = check_positive_float(eps, "eps")
+    if not math.isfinite(eps):
+        raise ValueError(f"eps must be a finite number > 0, got {eps}")
+    return eps
+
+
+def _check_bool(value: object, name: str) -> bool:
+    # a string such as "no" is truthy: accepting it would silently do the opposite
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} ({value!r})")
+    return value
+
+
+def _check_device(input: Tensor, **tensors: Tensor | None) -> None:
+    """Every given tensor on ``input``'s device (PyTorch's error type, with the names)."""
+    for name, t in tensors.items():
+        if t is not None and t.device != input.device:
+            raise RuntimeError(
+                f"{name} is on device {t.device} but input is on device {input.device}; "
+                "move them to one device (e.g. module.to(input.device))"
+            )
 
 
 def _check_param(t: Tensor | None, name: str, shape: tuple[int, ...], what: str) -> None:
     if t is None:
         return
     check_tensor(t, name)
-    if tuple(t.shape) != shape:
+    if t.shape != shape:
         raise RuntimeError(f"{name} must have shape {shape} ({what}), got {tuple(t.shape)}")
 
 
@@ -592,21 +1080,32 @@ def batch_norm(
             is not the number of channels (PyTorch's error type).
     """
     check_floating(input, "input")
-    if input.ndim < 2:
+    # an empty 1-D input is an empty batch with no channels, which PyTorch accepts
+    empty_1d = input.ndim == 1 and input.numel() == 0
+    if input.ndim < 2 and not empty_1d:
         raise ValueError(
             f"batch_norm expects an input of shape (N, C, *) with at least 2 dimensions, "
             f"got a {input.ndim}-D tensor of shape {tuple(input.shape)}"
         )
+    _check_bool(training, "training")
     eps = _check_eps(eps)
     momentum = check_fraction(momentum, "momentum")
     if (running_mean is None) != (running_var is None):
         raise ValueError("running_mean and running_var must either both be None or both be tensors")
+    if empty_1d:
+        input = input.view(1, 0)
     channels = (input.shape[1],)
     what = f"one value per channel of the input, which has {input.shape[1]}"
     _check_param(running_mean, "running_mean", channels, what)
     _check_param(running_var, "running_var", channels, what)
     _check_param(weight, "weight", channels, what)
     _check_param(bias, "bias", channels, what)
+    _check_device(
+        input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias
+    )
+    if empty_1d:
+        zeros = input.new_zeros(channels)
+        return _elemt(input, zeros, zeros + 1, weight, bias).view(0)
     if not training:
         if running_mean is None or running_var is None:
             raise RuntimeError(
@@ -614,16 +1113,16 @@ def batch_norm(
                 "statistics, but running_mean and running_var are None"
             )
         invstd = torch.rsqrt(running_var + eps)
-        return batch_norm_elemt(input, running_mean, invstd, weight, bias)
+        return _elemt(input, running_mean, invstd, weight, bias)
     _check_batch_size(input, "batch_norm")
-    if input.numel() == 0:  # nothing to normalize; PyTorch leaves the buffers alone too
-        return batch_norm_elemt(
-            input, input.new_zeros(channels), input.new_ones(channels), weight, bias
-        )
+    if input.numel() == 0:
+        # nothing to normalize, and PyTorch leaves the buffers alone too; the affine map
+        # keeps the output connected to weight and bias, whose gradients are then zeros
+        return _elemt(input, input.new_zeros(channels), input.new_ones(channels), weight, bias)
     output, mean, var = BatchNormFunction.apply(input, weight, bias, eps)
     if running_mean is not None and running_var is not None:
         count = input.numel() // input.shape[1]
-        update_running_stats(running_mean, running_var, mean, var, count, momentum)
+        _update_running_stats(running_mean, running_var, mean, var, count, momentum)
     return output
 
 
@@ -670,6 +1169,7 @@ def instance_norm(
             "instance_norm expects an input of shape (N, C, *spatial) with at least one "
             f"spatial dimension, got a {input.ndim}-D tensor of shape {tuple(input.shape)}"
         )
+    _check_bool(use_input_stats, "use_input_stats")
     eps = _check_eps(eps)
     momentum = check_fraction(momentum, "momentum")
     if (running_mean is None) != (running_var is None):
@@ -683,6 +1183,9 @@ def instance_norm(
         (bias, "bias"),
     ):
         _check_param(t, name, (c,), what)
+    _check_device(
+        input, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias
+    )
     if not use_input_stats:
         if running_mean is None:
             raise RuntimeError(
@@ -696,14 +1199,12 @@ def instance_norm(
             "instance_norm: expected more than 1 spatial element when using input "
             f"statistics, got input size {tuple(input.shape)}; one value has zero variance"
         )
-    if input.numel() == 0:
-        return input.clone()
-    output, mean, var = GroupNormFunction.apply(input.reshape(n, c, -1), c, weight, bias, eps)
-    if running_mean is not None and running_var is not None:
+    output, mean, var = GroupNormFunction.apply(input, c, weight, bias, eps)
+    if running_mean is not None and running_var is not None and n > 0:
         # PyTorch averages the per-instance statistics over the batch; averaging the
         # biased variances and then correcting by spatial/(spatial - 1) is the same as
         # averaging the unbiased ones
-        update_running_stats(
+        _update_running_stats(
             running_mean,
             running_var,
             mean.view(n, c).mean(0),
@@ -711,7 +1212,7 @@ def instance_norm(
             spatial,
             momentum,
         )
-    return output.view(input.shape)
+    return output
 
 
 def layer_norm(
@@ -756,20 +1257,24 @@ def layer_norm(
     what = "normalized_shape, one value per normalized element"
     _check_param(weight, "weight", shape, what)
     _check_param(bias, "bias", shape, what)
-    if input.numel() == 0:
-        return input.clone()
-    rows = input.numel() // math.prod(shape)
-    output, _, _ = GroupNormFunction.apply(input.reshape(rows, 1, -1), 1, None, None, eps)
-    output = output.view(input.shape)
-    if weight is not None:
-        output = output * weight
-    if bias is not None:
-        # in place when a fresh product exists: autograd needs its factors, not the product
-        output = output.add_(bias) if weight is not None else output + bias
-    return output
+    _check_device(input, weight=weight, bias=bias)
+    if k == 1:  # the Function views (*, D) as rows itself: no view nodes to record
+        return LayerNormFunction.apply(input, weight, bias, eps)[0]
+    features = math.prod(shape)
+    if k > 1:
+        weight = None if weight is None else weight.reshape(features)
+        bias = None if bias is None else bias.reshape(features)
+    output, _, _ = LayerNormFunction.apply(
+        input.reshape(input.numel() // features, features), weight, bias, eps
+    )
+    return output.view(input.shape)
 
 
 def _check_normalized_shape(normalized_shape: object) -> tuple[int, ...]:
+    # the common case (a module's own attribute) is checked cheaply
+    t = normalized_shape
+    if type(t) is tuple and t and all(type(s) is int and s > 0 for s in t):
+        return t
     if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
         normalized_shape = (normalized_shape,)
     if not isinstance(normalized_shape, Sequence) or len(normalized_shape) == 0:
@@ -828,25 +1333,17 @@ def group_norm(
     what = f"one value per channel of the input, which has {c}"
     _check_param(weight, "weight", (c,), what)
     _check_param(bias, "bias", (c,), what)
+    _check_device(input, weight=weight, bias=bias)
     per_group = c // num_groups * math.prod(input.shape[2:])
     if per_group == 1:
         raise ValueError(
             f"group_norm: each of the {num_groups} groups holds a single value for input "
             f"size {tuple(input.shape)}, so its variance is zero; use fewer groups"
         )
-    if input.numel() == 0:
-        return input.clone()
-    output, _, _ = GroupNormFunction.apply(input.reshape(n, c, -1), num_groups, weight, bias, eps)
-    return output.view(input.shape)
+    return GroupNormFunction.apply(input, num_groups, weight, bias, eps)[0]
 
 
 # -------------------------------------------------------------------------------- modules
-
-
-def _check_bool(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__} ({value!r})")
-    return value
 
 
 def _register_affine(
