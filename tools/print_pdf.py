@@ -21,6 +21,8 @@ def with_local_mathjax(html: str, mathjax: Path) -> str:
     if mathjax.name == "MathJax.js":  # MathJax 2 needs its configuration in the URL
         src += "?config=TeX-AMS-MML_HTMLorMML"
     html, count = re.subn(r'src="[^"]*mathjax[^"]*\.js[^"]*"', f'src="{src}"', html, count=1)
+    if mathjax.name == "MathJax.js":  # the page's MathJax 3 configuration would confuse 2
+        html = re.sub(r"<script>\s*window\.MathJax\s*=.*?</script>", "", html, flags=re.S)
     if count == 0:
         raise SystemExit("no MathJax <script> found in the page")
     return html
@@ -32,6 +34,10 @@ def main(argv: list[str]) -> int:
         return 2
     chromium, page, pdf = argv[0], Path(argv[1]), Path(argv[2])
     mathjax = Path(argv[3]) if len(argv) == 4 and argv[3] else None
+    # Jupyter Book's index.html only redirects to the root page, which holds the book
+    redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', page.read_text())
+    if redirect:
+        page = page.with_name(redirect.group(1))
     if mathjax is not None:
         printed = page.with_name("print.html")
         printed.write_text(with_local_mathjax(page.read_text(), mathjax))
