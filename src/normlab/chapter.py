@@ -64,14 +64,14 @@ class ChapterSetup:
 
 
 def _configure_notebook_figures() -> None:
-    """Inline SVG figures with the book's style, when running under IPython."""
+    """Inline SVG figures with the book's style, when running in a Jupyter kernel."""
     try:
         from IPython import get_ipython
     except ImportError:  # not in a notebook: nothing to configure
         return
     shell = get_ipython()
-    if shell is None:
-        return
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return  # a terminal IPython (or a test's shell) has no inline backend to configure
     import matplotlib.pyplot as plt
 
     # `%matplotlib inline` even when MPLBACKEND=Agg is set: otherwise figures vanish
