@@ -65,3 +65,16 @@ def test_a_failing_rank_leaves_its_traceback_for_torchrun(tmp_path, monkeypatch)
     error = json.loads(error_file.read_text())
     assert "max_steps" in error["message"]["message"]
     assert "ValueError" in error["message"]["extraInfo"]["py_callstack"]
+
+
+def test_data_seed_picks_the_split_and_defaults_to_seed():
+    short = dict(epochs=1, max_steps=2)
+    default = ddp_digits.train(seed=3, **short)
+    explicit = ddp_digits.train(seed=3, data_seed=3, **short)
+    other_split = ddp_digits.train(seed=3, data_seed=4, **short)
+    assert default["losses"] == explicit["losses"]
+    assert default["losses"] != other_split["losses"]
+    with pytest.raises(TypeError, match=r"data_seed must be an int, got float"):
+        ddp_digits.train(data_seed=1.5, **short)
+    with pytest.raises(TypeError, match=r"seed must be an int, got str"):
+        ddp_digits.train(seed="0", **short)

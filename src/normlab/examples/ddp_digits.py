@@ -34,7 +34,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from normlab._validation import check_choice, check_positive_float, check_positive_int
+from normlab._validation import (
+    check_choice,
+    check_int,
+    check_positive_float,
+    check_positive_int,
+)
 from normlab.data import load_digits
 from normlab.device import seed_everything
 from normlab.models import ConvNet
@@ -84,6 +89,7 @@ def train(
     batch_size: int = 32,
     lr: float = 0.05,
     seed: int = 0,
+    data_seed: int | None = None,
     device: str | torch.device = "cpu",
     max_steps: int | None = None,
 ) -> dict[str, Any]:
@@ -101,6 +107,9 @@ def train(
         batch_size: global batch size, divisible by the number of processes.
         lr: learning rate.
         seed: seeds the model and the order of the images.
+        data_seed: seeds the split of the digits into training and test images
+            (:func:`normlab.load_digits`); ``None``: ``seed``. Runs that compare seeds of
+            the model on one split pass the same ``data_seed``.
         device: where this rank computes.
         max_steps: stop after this many optimizer steps (``None``: all epochs).
 
@@ -118,6 +127,8 @@ def train(
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     lr = check_positive_float(lr, "lr")
+    seed = check_int(seed, "seed")
+    data_seed = seed if data_seed is None else check_int(data_seed, "data_seed")
     if max_steps is not None:
         max_steps = check_positive_int(max_steps, "max_steps")
     distributed = dist.is_available() and dist.is_initialized()
@@ -128,7 +139,7 @@ def train(
         )
     per_device = batch_size // world
     device = torch.device(device)
-    data = load_digits(seed=0, device=device)
+    data = load_digits(seed=data_seed, device=device)
     model = build_model(norm, seed=seed).to(device)
     if world > 1:
         ids = [device.index or 0] if device.type == "cuda" else None
