@@ -167,6 +167,18 @@ def test_predict_logits_uses_eval_mode_and_batches():
             ValueError,
             "leaves no batch",
         ),
+        (
+            (torch.ones(3, 2), torch.zeros(3, dtype=torch.int64)),
+            dict(max_steps=0),
+            ValueError,
+            "max_steps must be a positive int",
+        ),
+        (
+            (torch.ones(3, 2), torch.zeros(3, dtype=torch.int64)),
+            dict(max_steps=2.5),
+            TypeError,
+            "max_steps",
+        ),
     ],
 )
 def test_fit_classifier_bad_input(train, kwargs, error, message):
@@ -277,6 +289,54 @@ def test_fit_classifier_calls_on_step_after_every_step_with_gradients():
     )
     assert [s for s, _ in seen] == list(range(len(history.step_loss)))
     assert all(norm > 0 for _, norm in seen)
+
+
+def test_fit_classifier_max_steps_cuts_the_run_and_matches_the_uncut_prefix():
+    # 1 078 digits at batch 100: 11 steps per epoch; 25 steps = 2 epochs and 3 steps
+    data = normlab.load_digits(flatten=True)
+    runs = {}
+    for max_steps in (None, 25):
+        normlab.seed_everything(0)
+        model = normlab.MLP(64, (16,), 10)
+        runs[max_steps] = normlab.fit_classifier(
+            model, data.train, epochs=4, batch_size=100, device="cpu", max_steps=max_steps
+        )
+    full, cut = runs[None], runs[25]
+    assert len(full.step_loss) == 44 and len(cut.step_loss) == 25
+    assert cut.epochs == 3  # the cut third epoch is recorded
+    assert cut.step_loss == full.step_loss[:25]  # same seed: the same first 25 steps
+    assert cut.train_loss[:2] == full.train_loss[:2]
+    # more steps than epochs allow: epochs is the upper bound
+    normlab.seed_everything(0)
+    short = normlab.fit_classifier(
+        normlab.MLP(64, (16,), 10), data.train, epochs=1, batch_size=100, device="cpu",
+        max_steps=1000,
+    )
+    assert len(short.step_loss) == 11
+
+
+def test_he_initialize_draws_n_0_2_over_fan_in_and_zeroes_the_biases():
+    torch.manual_seed(0)
+    model = normlab.he_initialize(
+        normlab.LeNet(hidden=(400, 300), norm_layer=normlab.BatchNorm2d)
+    )
+    linear = model.classifier[1]  # Linear(64, 400) with a bias
+    conv = model.features[0]  # Conv2d(1, 6, 3) before a batch norm: no bias
+    for layer, fan_in in [(linear, 64), (model.classifier[3], 400), (conv, 9)]:
+        w = layer.weight.detach().flatten()
+        # the sample variance of k normal draws has relative standard error sqrt(2 / k)
+        tolerance = 5 * math.sqrt(2 / w.numel())
+        assert abs(w.var().item() * fan_in / 2 - 1) < tolerance, (layer, w.var())
+        assert abs(w.mean().item()) < 5 * math.sqrt(2 / fan_in / w.numel())
+    assert torch.equal(linear.bias, torch.zeros_like(linear.bias))
+    assert conv.bias is None
+    norm = model.features[1]  # normalization layers are left alone
+    assert torch.equal(norm.weight, torch.ones(6)) and torch.equal(norm.bias, torch.zeros(6))
+    # PyTorch's default draws a sixth of that variance: the signal shrinks with depth
+    default = normlab.LeNet(hidden=(400, 300)).classifier[3].weight.detach()
+    assert default.var().item() * 400 == pytest.approx(1 / 3, rel=0.05)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module, got list"):
+        normlab.he_initialize([nn.Linear(2, 2)])
 
 
 def test_lenet_shapes_and_norm_placement():

@@ -85,7 +85,7 @@ from normlab.lipschitz import (
     lipschitz_upper_bound,
     operator_norm,
 )
-from normlab.models import MLP, ConvNet, LeNet, ResidualBlock, ResNet
+from normlab.models import MLP, ConvNet, LeNet, ResidualBlock, ResNet, he_initialize
 from normlab.normalization import (
     BatchNorm1d,
     BatchNorm2d,
@@ -146,6 +146,7 @@ __all__ = [
     "ConvNet",
     "ResidualBlock",
     "ResNet",
+    "he_initialize",
     "fit_classifier",
     "evaluate_classifier",
     "predict_logits",

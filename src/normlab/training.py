@@ -154,6 +154,7 @@ def fit_classifier(
     progress: bool | None = None,
     desc: str | None = None,
     on_step: StepFn | None = None,
+    max_steps: int | None = None,
 ) -> History:
     """Train a classifier with mini-batches and record its history.
 
@@ -183,6 +184,10 @@ def fit_classifier(
         on_step: called as ``on_step(step, model)`` after every optimizer step, with the
             step's index (counting from 0 over the whole run); the step's gradients are
             still in each parameter's ``.grad``, e.g. to record gradient norms per layer.
+        max_steps: stop after this many optimizer steps, inside an epoch if need be (the
+            cut epoch is recorded like a full one); ``epochs`` is then an upper bound. A
+            fixed number of steps compares batch sizes without giving the small batches
+            more updates, as a fixed number of epochs does.
 
     Returns:
         The :class:`History` of the run.
@@ -206,6 +211,8 @@ def fit_classifier(
         check_callable(loss_fn, "loss_fn", "(logits, y) -> scalar loss")
     if on_step is not None:
         check_callable(on_step, "on_step", "on_step(step, model)")
+    if max_steps is not None:
+        max_steps = check_positive_int(max_steps, "max_steps")
     x, y = _as_pair(train, "train", soft_targets=True)
     if len(x) == 0:
         raise ValueError("train must contain at least one sample")
@@ -260,6 +267,8 @@ def fit_classifier(
             labels = yb if yb.ndim == 1 else yb.argmax(dim=1)
             correct += (logits.argmax(dim=1) == labels).sum().item()
             seen += len(yb)
+            if max_steps is not None and len(history.step_loss) >= max_steps:
+                break
         if history.diverged:
             history.train_loss.append(math.nan)
             history.train_accuracy.append(math.nan)
@@ -274,6 +283,6 @@ def fit_classifier(
         history.val_accuracy.append(metrics["accuracy"])
         history.seconds.append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{metrics['accuracy']:.3f}")
-        if history.diverged:
+        if history.diverged or (max_steps is not None and len(history.step_loss) >= max_steps):
             break
     return history
