@@ -72,11 +72,7 @@ def normalized(factory: Factory, spectral_norm: Callable[[nn.Module], nn.Module]
     """The same critic with ``spectral_norm`` applied to every Linear and Conv2d layer."""
 
     def make() -> nn.Module:
-        critic = factory()
-        for layer in critic.modules():
-            if isinstance(layer, (nn.Linear, nn.Conv2d)):
-                spectral_norm(layer)
-        return critic
+        return normlab.spectrally_normalize(factory(), spectral_norm)
 
     return make
 

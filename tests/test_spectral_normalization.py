@@ -458,3 +458,33 @@ def test_checks_come_before_any_power_iteration():
     with pytest.raises(RuntimeError):
         normlab.spectral_norm(layer)
     assert torch.equal(u, buffers(layer)[0])  # the weight was not read in training mode
+
+
+def test_spectrally_normalize_every_layer_like_torch():
+    torch.manual_seed(0)
+    critic = normlab.gan.ConvCritic(1, 8)
+    ours, theirs = copy.deepcopy(critic), copy.deepcopy(critic)
+    torch.manual_seed(1)
+    assert normlab.spectrally_normalize(ours) is ours
+    torch.manual_seed(1)
+    normlab.spectrally_normalize(theirs, torch_spectral_norm)
+    layers = [m for m in critic.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    assert len(layers) >= 2
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    x = torch.randn(4, 1, 8, 8)
+    torch.testing.assert_close(ours.eval()(x), theirs.eval()(x), rtol=1e-5, atol=1e-6)
+    for layer in ours.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d)):
+            assert parametrize.is_parametrized(layer, "weight")
+
+
+def test_spectrally_normalize_forwards_options_and_rejects_bad_input():
+    mlp = normlab.spectrally_normalize(normlab.gan.MLPCritic(2, (8,)), n_power_iterations=3)
+    first = next(m for m in mlp.modules() if isinstance(m, nn.Linear))
+    assert first.parametrizations.weight[0].n_power_iterations == 3
+    with pytest.raises(TypeError, match="module must be a torch.nn.Module, got int"):
+        normlab.spectrally_normalize(3)
+    with pytest.raises(TypeError, match="spectral_norm must be callable, got str"):
+        normlab.spectrally_normalize(nn.Linear(2, 2), "sn")
+    with pytest.raises(ValueError, match="has no Linear or Conv1d/2d/3d layer"):
+        normlab.spectrally_normalize(nn.ReLU())

@@ -110,7 +110,12 @@ from normlab.normalization import (
     update_running_stats,
 )
 from normlab.progress import progress_bar
-from normlab.spectral_normalization import SpectralNorm, remove_spectral_norm, spectral_norm
+from normlab.spectral_normalization import (
+    SpectralNorm,
+    remove_spectral_norm,
+    spectral_norm,
+    spectrally_normalize,
+)
 from normlab.sync_batchnorm import (
     SyncBatchNorm,
     SyncBatchNormFunction,
@@ -223,6 +228,7 @@ __all__ = [
     # spectral normalization
     "spectral_norm",
     "remove_spectral_norm",
+    "spectrally_normalize",
     "SpectralNorm",
     # notebooks and benchmarks
     "progress_bar",

@@ -30,7 +30,13 @@ from normlab._validation import (
     check_positive_int,
 )
 
-__all__ = ["WARMUP_ITERATIONS", "SpectralNorm", "spectral_norm", "remove_spectral_norm"]
+__all__ = [
+    "WARMUP_ITERATIONS",
+    "SpectralNorm",
+    "spectral_norm",
+    "remove_spectral_norm",
+    "spectrally_normalize",
+]
 
 #: Power iterations run when the parametrization is constructed, as in PyTorch, so that the
 #: first forward already divides by a good estimate of σ(W). Registering it adds one more:
@@ -38,6 +44,8 @@ __all__ = ["WARMUP_ITERATIONS", "SpectralNorm", "spectral_norm", "remove_spectra
 WARMUP_ITERATIONS = 15
 
 _TRANSPOSED_CONVS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+#: The layers :func:`spectrally_normalize` normalizes: those of the critics of Part IV.
+NORMALIZED_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
 class SpectralNorm(nn.Module):
@@ -282,4 +290,41 @@ def remove_spectral_norm(module: nn.Module, name: str = "weight") -> nn.Module:
         )
     found.eval()  # no power iteration while the final weight is computed
     parametrize.remove_parametrizations(module, name, leave_parametrized=True)
+    return module
+
+
+def spectrally_normalize(module: nn.Module, spectral_norm=None, **options) -> nn.Module:
+    """Spectrally normalize the weight of every Linear and Conv layer of ``module``.
+
+    The SN-GAN critic of Miyato et al. (2018): ``W -> W / sigma(W)`` in every layer, so that
+    the product of the layers' spectral norms (an upper bound of the critic's Lipschitz
+    constant for a dense network, Chapter 2) is about 1.
+
+    Args:
+        module: a network, e.g. ``normlab.gan.MLPCritic``; changed in place.
+        spectral_norm: the function applied to each layer, ``layer -> layer``; default
+            :func:`spectral_norm` (pass ``torch.nn.utils.parametrizations.spectral_norm``
+            to compare with PyTorch's).
+        **options: keyword arguments of ``spectral_norm``, e.g. ``n_power_iterations``.
+
+    Returns:
+        ``module``.
+
+    Raises:
+        TypeError: ``module`` is not an ``nn.Module`` or ``spectral_norm`` is not callable.
+        ValueError: ``module`` has no Linear or Conv layer (nothing would be normalized).
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if spectral_norm is None:
+        spectral_norm = globals()["spectral_norm"]
+    if not callable(spectral_norm):
+        raise TypeError(f"spectral_norm must be callable, got {type(spectral_norm).__name__}")
+    layers = [m for m in module.modules() if isinstance(m, NORMALIZED_LAYERS)]
+    if not layers:
+        raise ValueError(
+            f"module ({type(module).__name__}) has no Linear or Conv1d/2d/3d layer to normalize"
+        )
+    for layer in layers:
+        spectral_norm(layer, **options)
     return module
