@@ -576,3 +576,22 @@ def test_convert_a_bare_layer_returns_a_new_one():
     with pytest.raises(TypeError, match="module must be a torch.nn.Module, got int"):
         normlab.convert_sync_batchnorm(3)
     assert math.isclose(converted.eps, 1e-5)
+
+
+def test_batch_moments_and_stats_from_moments_check_their_input():
+    from normlab.sync_batchnorm import batch_moments, stats_from_moments
+
+    with pytest.raises(TypeError, match="input must be a floating-point tensor"):
+        batch_moments(torch.ones(4, 3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="input must be an \\(N, C, \\*\\) tensor"):
+        batch_moments(torch.randn(5))
+    with pytest.raises(TypeError, match="moments must be a floating-point tensor"):
+        stats_from_moments(torch.ones(3, 2, dtype=torch.int64))
+    with pytest.raises(ValueError, match="moments must have a count > 0"):
+        stats_from_moments(batch_moments(torch.randn(0, 4)))
+    bad = batch_moments(torch.randn(6, 2))
+    bad[1, 0] = float("nan")
+    with pytest.raises(ValueError, match="moments must be finite"):
+        stats_from_moments(bad)
+    mean, var, count = stats_from_moments(batch_moments(torch.randn(6, 2, dtype=torch.float64)))
+    assert count.tolist() == [6.0, 6.0] and (var >= 0).all()

@@ -39,6 +39,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from normlab._validation import check_floating
 from normlab.normalization import (
     _as_compute,
     _backward_elemt,
@@ -85,7 +86,17 @@ def batch_moments(input: Tensor) -> Tensor:
 
     Returns:
         ``(3, C)`` float64 tensor on ``input``'s device: rows count, sum, sum of squares.
+
+    Raises:
+        TypeError: ``input`` is not a floating-point tensor.
+        ValueError: ``input`` has fewer than 2 dimensions.
     """
+    check_floating(input, "input")
+    if input.ndim < 2:
+        raise ValueError(
+            f"input must be an (N, C, *) tensor with at least 2 dimensions, got shape "
+            f"{tuple(input.shape)}"
+        )
     x = _as_compute(input)
     channels = x.shape[1]
     count = x.numel() // channels if channels else 0
@@ -117,14 +128,24 @@ def stats_from_moments(moments: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         ``(mean, var, count)``, each of shape ``(C,)`` and dtype float64.
 
     Raises:
-        ValueError: ``moments`` is not ``(3, C)``.
+        TypeError: ``moments`` is not a floating-point tensor.
+        ValueError: ``moments`` is not ``(3, C)``, not finite, or has a count <= 0 (the
+            mean of no values is undefined: every rank's shard was empty).
     """
+    check_floating(moments, "moments")
     if moments.ndim != 2 or moments.shape[0] != 3:
         raise ValueError(
             "moments must have shape (3, C) (rows count, sum, sum of squares), got "
             f"{tuple(moments.shape)}"
         )
+    if not torch.isfinite(moments).all():
+        raise ValueError("moments must be finite, got NaN or inf entries")
     count, total, squares = moments.double().unbind(0)
+    if (count <= 0).any():
+        raise ValueError(
+            f"moments must have a count > 0 in every channel, got counts {count.tolist()} "
+            "(an empty global batch has no mean or variance)"
+        )
     mean = total / count
     var = (squares / count - mean * mean).clamp_min(0)
     return mean, var, count
