@@ -157,8 +157,31 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="notebooks run at once")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     parser.add_argument("--page-only", action="store_true", help="rewrite the page only")
+    parser.add_argument(
+        "--forget",
+        nargs="*",
+        default=[],
+        metavar="CHAPTER:CELL",
+        help="drop the records of these cells (their code changed since they were checked)",
+    )
     args = parser.parse_args()
     rows = load_rows()
+    # a record whose claim text no longer matches its cell is stale: the claim was restated
+    current = {
+        (p.stem, c["id"]): c["claim"]
+        for p in ROOT.glob("chapters/*.ipynb")
+        for c in claim_cells(json.loads(p.read_text()))
+    }
+    forget = {tuple(item.split(":", 1)) for item in args.forget}
+    kept = [
+        r for r in rows
+        if current.get((r["chapter"], r["id"])) == r["claim"]
+        and (r["chapter"], r["id"]) not in forget
+    ]
+    if len(kept) != len(rows):
+        print(f"dropped {len(rows) - len(kept)} stale records (claim restated or cell changed)")
+        rows = kept
+        save_rows(rows)
     if not args.page_only:
         offsets = parse_offsets(args.offsets)
         paths = sorted(ROOT.glob("chapters/*.ipynb"))
