@@ -33,7 +33,9 @@ def _budget(path: Path) -> int:
 
 
 def _notebook(item) -> Path | None:
-    path = Path(str(item.fspath))
+    # resolved: pytest gives items absolute paths and reports paths relative to the rootdir,
+    # and both must name the same notebook
+    path = Path(str(item.fspath)).resolve()
     return path if path.suffix == ".ipynb" else None
 
 
@@ -50,7 +52,7 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 def pytest_runtest_logreport(report):
-    path = Path(report.fspath)
+    path = Path(report.fspath).resolve()
     if path.suffix == ".ipynb":
         _durations[path] += report.duration
 
