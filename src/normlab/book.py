@@ -45,8 +45,8 @@ __all__ = [
 BOOK_BUILD_VARIABLE = "NORMLAB_BOOK_BUILD"
 #: Most frames :func:`interactive_figure` draws per widget when the book is built.
 BOOK_FRAMES = 16
-#: Seconds the frames of one widget may take, estimated from the first frame: a widget
-#: whose figure is slow to draw gets fewer frames (at least two).
+#: The time budget, in seconds, for the frames of one widget (estimated from the first
+#: frame); a widget whose figure is slow to draw gets fewer frames, at least two.
 BOOK_SECONDS = 8.0
 
 

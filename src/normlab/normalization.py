@@ -565,7 +565,7 @@ class BatchNormFunction(_Function):
     * ``generate_vmap_rule = True``: ``vmap`` runs forward, backward and ``jvp`` per batch
       element, which is what batched gradients (``is_grads_batched``,
       ``jacobian(vectorize=True)``, ``gradcheck(check_batched_grad=True)``) and per-sample
-      gradients need; the in-place passes are skipped under a transform (:func:`_inplace_ok`);
+      gradients need; the in-place passes are skipped under a transform (``_inplace_ok``);
     * ``jvp``: forward-mode AD (``torch.autograd.forward_ad``, ``torch.func.jvp``), the
       tangent :math:`\dot y = \gamma\,\mathrm{invstd}\,(\dot x - \overline{\dot x} - \hat x\,
       \overline{\hat x \dot x}) + \hat x\,\dot\gamma + \dot\beta` (bars: channel means).

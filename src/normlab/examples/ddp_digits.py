@@ -108,7 +108,7 @@ def train(
         lr: learning rate.
         seed: seeds the model and the order of the images.
         data_seed: seeds the split of the digits into training and test images
-            (:func:`normlab.load_digits`); ``None``: ``seed``. Runs that compare seeds of
+            (:func:`normlab.data.load_digits`); ``None``: ``seed``. Runs that compare seeds of
             the model on one split pass the same ``data_seed``.
         device: where this rank computes.
         max_steps: stop after this many optimizer steps (``None``: all epochs).
