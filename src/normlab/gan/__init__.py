@@ -7,11 +7,14 @@ One module per idea, as in the book's Part IV:
 - :mod:`normlab.gan.losses`: minimax, non-saturating, Wasserstein and hinge losses;
 - :mod:`normlab.gan.penalties`: the gradient penalty of WGAN-GP and weight clipping;
 - :mod:`normlab.gan.training`: one loop for every variant, with exact resume;
+- :mod:`normlab.gan.stacked` and :mod:`normlab.gan.ensemble`: K seeds of an MLP GAN trained
+  at once, weights stacked along a seed dimension, reproducing K ``train_gan`` runs;
 - :mod:`normlab.gan.metrics`: mode coverage, exact W1, a digits classifier and Fréchet
   distance.
 """
 
 from normlab.gan.data import GaussianMixture, grid_of_gaussians, image_grid, ring_of_gaussians
+from normlab.gan.ensemble import GANEnsemble, seed_losses, train_gan_ensemble
 from normlab.gan.losses import (
     LOSSES,
     GANLoss,
@@ -36,6 +39,7 @@ from normlab.gan.metrics import (
 )
 from normlab.gan.models import ConvCritic, ConvGenerator, MLPCritic, MLPGenerator
 from normlab.gan.penalties import clip_weights, critic_gradient_norm, gradient_penalty, interpolate
+from normlab.gan.stacked import StackedMLP
 from normlab.gan.training import GANHistory, generate, has_batch_norm, train_gan
 
 __all__ = [
@@ -71,6 +75,11 @@ __all__ = [
     "GANHistory",
     "generate",
     "has_batch_norm",
+    # several seeds at once
+    "train_gan_ensemble",
+    "GANEnsemble",
+    "StackedMLP",
+    "seed_losses",
     # metrics
     "ModeStatistics",
     "mode_statistics",

@@ -1,0 +1,514 @@
+"""Train K seeds of one GAN at once: the loop of :func:`normlab.gan.train_gan`, batched.
+
+A claim about GAN training is a claim over seeds, and on the ring of Gaussians one seed's
+step is mostly overhead. :func:`train_gan_ensemble` runs the K seeds' generators and critics
+as :class:`normlab.gan.stacked.StackedMLP` (weights with a leading seed dimension, one
+batched matrix product per layer) and reproduces, to float tolerance, what K calls of
+``train_gan`` with the same settings would give, seed by seed:
+
+- seed ``s`` builds its models under ``torch.manual_seed(s)`` (when given factories), draws
+  its noise from ``torch.Generator().manual_seed(s)`` and its data from a generator seeded
+  with ``s + 1``, exactly as ``train_gan(..., seed=s)`` does, call for call;
+- every loss is the mean over that seed's batch, summed over seeds: the gradient of the sum
+  with respect to seed ``k``'s weights is seed ``k``'s own gradient;
+- the gradient penalty takes the input gradient of the sum of all seeds' scores: the
+  scores of seed ``k`` depend only on seed ``k``'s inputs, so row ``k`` of that gradient is
+  ``∇D_k(x̂_k)`` (Gulrajani et al., 2017);
+- Adam, SGD, RMSprop... update each element from its own gradient and state, so one
+  optimizer over the stacked tensors is K optimizers; weight clipping is elementwise too;
+- spectral normalization runs one batched power iteration per critic forward, as each
+  seed's parametrization would (Miyato et al., 2018).
+
+What it does not do: batch normalization or convolutions (use ``train_gan``), checkpoints,
+``DataLoader`` data (its shuffling reads the global random state, which K seeds would share).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from normlab._validation import (
+    check_callable,
+    check_int,
+    check_nonnegative_float,
+    check_one_sided_smoothing,
+    check_positive_float,
+    check_positive_int,
+)
+from normlab.device import get_device
+from normlab.gan.losses import _real_target, get_loss
+from normlab.gan.stacked import StackedMLP
+from normlab.gan.training import (
+    GANHistory,
+    _floating_dtype,
+    _latent_dim,
+    _make_source,
+    _MixtureSource,
+    _TensorSource,
+)
+from normlab.progress import progress_bar
+
+__all__ = ["GANEnsemble", "train_gan_ensemble", "seed_losses", "ELEMENTWISE_OPTIMIZERS"]
+
+#: Optimizers whose update of each element reads only that element's gradient and state
+#: (and scalars such as the step count): one of them over stacked tensors is K of them.
+ELEMENTWISE_OPTIMIZERS = (
+    torch.optim.SGD,
+    torch.optim.Adam,
+    torch.optim.AdamW,
+    torch.optim.RMSprop,
+    torch.optim.Adagrad,
+    torch.optim.Adamax,
+    torch.optim.NAdam,
+    torch.optim.RAdam,
+)
+# How often (in generator steps) the loop looks for NaN: train_gan's schedule, so that a
+# diverging seed stops at the same step as its train_gan run.
+_SYNC_EVERY = 50
+
+ModuleFactory = Callable[[], nn.Module]
+Evaluate = Callable[[nn.Module, nn.Module], Mapping[str, float]]
+
+
+def seed_losses(name: str, label_smoothing: float = 0.0):
+    """The GAN loss ``name`` per seed: ``(discriminator, generator)``, functions of stacked
+    scores ``(K, N)`` returning one loss per seed, ``(K,)``.
+
+    Row ``k`` equals :func:`normlab.gan.get_loss` ``(name)`` applied to row ``k`` (the same
+    formulas with the mean taken over the last axis only), e.g. for ``"non_saturating"``
+    ``softplus(-f(x)).mean(-1) + softplus(f(G(z))).mean(-1)`` and
+    ``softplus(-f(G(z))).mean(-1)``.
+
+    Raises:
+        ValueError: unknown ``name``; label smoothing with a loss that has no labels.
+    """
+    gan_loss = get_loss(name)
+    label_smoothing = check_one_sided_smoothing(label_smoothing, "label_smoothing")
+    if label_smoothing and not gan_loss.supports_label_smoothing:
+        raise ValueError(
+            f"label_smoothing applies to the 'minimax' and 'non_saturating' losses (targets "
+            f"0/1), not to loss={name!r}"
+        )
+
+    def binary_cross_entropy(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        if label_smoothing:
+            target = _real_target(real, label_smoothing)
+            real_term = F.binary_cross_entropy_with_logits(real, target, reduction="none")
+        else:
+            real_term = F.softplus(-real)
+        return real_term.mean(-1) + F.softplus(fake).mean(-1)
+
+    def minus_mean(fake: torch.Tensor) -> torch.Tensor:
+        return -fake.mean(-1)
+
+    discriminators = {
+        "minimax": binary_cross_entropy,
+        "non_saturating": binary_cross_entropy,
+        "wasserstein": lambda real, fake: fake.mean(-1) - real.mean(-1),
+        "hinge": lambda real, fake: F.relu(1.0 - real).mean(-1) + F.relu(1.0 + fake).mean(-1),
+    }
+    generators = {
+        "minimax": lambda fake: -F.softplus(fake).mean(-1),
+        "non_saturating": lambda fake: F.softplus(-fake).mean(-1),
+        "wasserstein": minus_mean,
+        "hinge": minus_mean,
+    }
+    return discriminators[name], generators[name]
+
+
+@dataclass
+class GANEnsemble:
+    """What :func:`train_gan_ensemble` returns, one entry per seed, in the order of
+    ``seeds``.
+
+    Attributes:
+        seeds: the seeds.
+        generators, critics: seed ``k``'s trained models, ordinary modules (their tensors
+            are views into the stacked ones the run trained).
+        histories: seed ``k``'s :class:`normlab.gan.training.GANHistory`, as ``train_gan``
+            would record it; its times are the ensemble's divided by K (the cost per seed).
+    """
+
+    seeds: list[int]
+    generators: list[nn.Module]
+    critics: list[nn.Module]
+    histories: list[GANHistory]
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+
+def _given_models(choice: object, seeds: list[int], name: str) -> list[nn.Module] | None:
+    """The list of one module per seed, checked; ``None`` for a factory."""
+    if isinstance(choice, nn.Module):
+        raise TypeError(
+            f"{name} must be a factory () -> module or a list of one module per seed, got "
+            f"the single module {type(choice).__name__}; K seeds need K modules"
+        )
+    if not isinstance(choice, (list, tuple)):
+        check_callable(choice, name, "a factory () -> module, or a list of modules")
+        return None
+    if len(choice) != len(seeds):
+        raise ValueError(f"{name} must hold one module per seed ({len(seeds)}), got {len(choice)}")
+    for k, module in enumerate(choice):
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"{name}[{k}] must be a torch.nn.Module, got {type(module).__name__}")
+    if len({id(m) for m in choice}) != len(choice):
+        raise ValueError(f"{name} holds the same module object twice; give each seed its own")
+    return list(choice)
+
+
+def _seeded_models(
+    generators: object, critics: object, seeds: list[int]
+) -> tuple[list[nn.Module], list[nn.Module]]:
+    """One generator and one critic per seed. A factory is called right after
+    ``torch.manual_seed(seed)``, the generator's first (the chapters'
+    ``torch.manual_seed(seed); G = ...; D = ...``); the global random state is restored."""
+    given = [
+        _given_models(generators, seeds, "generators"),
+        _given_models(critics, seeds, "critics"),
+    ]
+    if all(models is not None for models in given):
+        return given[0], given[1]
+    built: list[list[nn.Module]] = [[], []]
+    with torch.random.fork_rng(devices=[]):
+        for seed in seeds:
+            torch.manual_seed(seed)
+            for i, (factory, name) in enumerate([(generators, "generators"), (critics, "critics")]):
+                if given[i] is not None:
+                    continue
+                module = factory()
+                if not isinstance(module, nn.Module):
+                    raise TypeError(
+                        f"the {name} factory must return a torch.nn.Module, got "
+                        f"{type(module).__name__}"
+                    )
+                built[i].append(module)
+    return tuple(g if g is not None else b for g, b in zip(given, built, strict=True))
+
+
+def _optimizer(choice: object, params: list[nn.Parameter], name: str) -> torch.optim.Optimizer:
+    if choice is None:
+        return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
+    if isinstance(choice, torch.optim.Optimizer):
+        raise TypeError(
+            f"{name} must be a factory params -> optimizer (it is called on the stacked "
+            f"parameters), not an optimizer instance ({type(choice).__name__})"
+        )
+    check_callable(choice, name, "a factory params -> optimizer")
+    optimizer = choice(params)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"{name} factory must return a torch.optim.Optimizer")
+    if type(optimizer) not in ELEMENTWISE_OPTIMIZERS:
+        allowed = ", ".join(c.__name__ for c in ELEMENTWISE_OPTIMIZERS)
+        raise ValueError(
+            f"{name} is a {type(optimizer).__name__}; over stacked seeds only an elementwise "
+            f"optimizer equals one optimizer per seed: {allowed}"
+        )
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if held != {id(p) for p in params}:
+        raise ValueError(f"{name} factory must optimize exactly the parameters it is given")
+    return optimizer
+
+
+def _sources(data: object, batch_size: int, device: torch.device, seeds: list[int]) -> list:
+    sources = [_make_source(data, batch_size, device, seed + 1) for seed in seeds]
+    if not isinstance(sources[0], (_MixtureSource, _TensorSource)):
+        raise TypeError(
+            "data must be a GaussianMixture (or an object with sample(n, generator=...)), a "
+            "tensor of samples, a TensorDataset or an (x, y) pair; a Dataset or DataLoader "
+            "shuffles with the global random state, which the seeds would share: use "
+            f"train_gan for {type(data).__name__}"
+        )
+    return sources
+
+
+def _evaluations(evaluate: object, n: int) -> list | None:
+    if evaluate is None:
+        return None
+    if isinstance(evaluate, (list, tuple)):
+        if len(evaluate) != n:
+            raise ValueError(
+                f"evaluate must be one callable or one per seed ({n}), got {len(evaluate)}"
+            )
+        for k, fn in enumerate(evaluate):
+            check_callable(fn, f"evaluate[{k}]", "(generator, critic) -> {name: value}")
+        return list(evaluate)
+    check_callable(evaluate, "evaluate", "(generator, critic) -> {name: value}")
+    return [evaluate] * n
+
+
+def train_gan_ensemble(
+    generators: ModuleFactory | Sequence[nn.Module],
+    critics: ModuleFactory | Sequence[nn.Module],
+    data: object,
+    *,
+    seeds: Sequence[int],
+    loss: str = "non_saturating",
+    steps: int = 1000,
+    n_critic: int = 1,
+    batch_size: int = 64,
+    latent_dim: int | None = None,
+    gp_weight: float = 0.0,
+    clip_value: float | None = None,
+    label_smoothing: float = 0.0,
+    generator_optimizer: Callable | None = None,
+    critic_optimizer: Callable | None = None,
+    device: torch.device | str | None = None,
+    eval_every: int | None = None,
+    evaluate: Evaluate | Sequence[Evaluate] | None = None,
+    stop_on_divergence: bool = True,
+    progress: bool | None = None,
+    desc: str | None = None,
+) -> GANEnsemble:
+    """Train one GAN per seed, all seeds at once; seed ``k`` ends where
+    ``train_gan(generators[k], critics[k], data, seed=seeds[k], ...)`` would.
+
+    The arguments shared with :func:`normlab.gan.train_gan` mean the same (``loss``,
+    ``steps``, ``n_critic``, ``batch_size``, ``latent_dim``, ``gp_weight``, ``clip_value``,
+    ``label_smoothing``, the optimizer factories, ``eval_every``, ``stop_on_divergence``,
+    ``progress``, ``desc``); see there for the paper settings.
+
+    Args:
+        generators: a factory ``() -> module`` (called once per seed, right after
+            ``torch.manual_seed(seed)``, before the critic factory), or one module per
+            seed (initialize them yourself). MLPs only: see
+            :class:`normlab.gan.stacked.StackedMLP`.
+        critics: the same for the critics; a factory may spectrally normalize its critic
+            (e.g. ``lambda: normlab.spectrally_normalize(MLPCritic(2, (64, 64)))``).
+        data: a :class:`normlab.gan.data.GaussianMixture` (or an object with
+            ``sample(n, generator=...)``), a tensor of samples, a ``TensorDataset`` or an
+            ``(x, y)`` pair; each seed draws its own batches from it.
+        seeds: the seeds, distinct ints; their number K is the size of the ensemble.
+        generator_optimizer: a factory ``params -> optimizer`` (not an instance: it is
+            called on the stacked parameters), one of :data:`ELEMENTWISE_OPTIMIZERS`;
+            default Adam(2e-4, betas=(0.5, 0.999)) as in ``train_gan``.
+        critic_optimizer: the same for the critics.
+        device: where to train; default :func:`normlab.device.get_device`.
+        evaluate: ``(generator, critic) -> {name: float}`` for every seed, or a list of
+            one such function per seed, called with seed ``k``'s modules (inside
+            ``torch.random.fork_rng``, as in ``train_gan``).
+
+    Returns:
+        A :class:`GANEnsemble`: per seed, the trained modules and the history.
+
+    Raises:
+        TypeError: a single module instead of one per seed, a factory that returns no
+            module, an optimizer instance, unsupported ``data``, non-int seeds.
+        ValueError: no seeds, repeated seeds, a number of modules other than the number of
+            seeds, architectures that differ across seeds or cannot be stacked, a
+            non-elementwise optimizer, and every error of ``train_gan``'s arguments.
+    """
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+        raise TypeError(f"seeds must be a list or tuple of ints, got {type(seeds).__name__}")
+    seeds = [check_int(s, f"seeds[{i}]") for i, s in enumerate(seeds)]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed (K >= 1), got none")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct (a repeated seed is the same run), got {seeds}")
+    K = len(seeds)
+    critic_loss_fn, generator_loss_fn = seed_losses(loss, label_smoothing)
+    steps = check_positive_int(steps, "steps")
+    n_critic = check_positive_int(n_critic, "n_critic")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    gp_weight = check_nonnegative_float(gp_weight, "gp_weight")
+    if clip_value is not None:
+        clip_value = check_positive_float(clip_value, "clip_value")
+    if eval_every is not None:
+        eval_every = check_positive_int(eval_every, "eval_every")
+        if evaluate is None:
+            raise ValueError("eval_every is set but no evaluate function was given")
+    evaluations = _evaluations(evaluate, K)
+    generator_list, critic_list = _seeded_models(generators, critics, seeds)
+    latent_dim = _latent_dim(generator_list[0], latent_dim)
+
+    device = get_device(device)
+    for module in (*generator_list, *critic_list):
+        module.to(device).train()  # train_gan trains in training mode, critic included
+    stacked_generator = StackedMLP(generator_list)
+    stacked_critic = StackedMLP(critic_list)
+    sources = _sources(data, batch_size, device, seeds)
+    noises = [torch.Generator(device).manual_seed(seed) for seed in seeds]
+    dtype = _floating_dtype(generator_list[0])
+    generator_params = stacked_generator.parameters()
+    critic_params = stacked_critic.parameters()
+    generator_opt = _optimizer(generator_optimizer, generator_params, "generator_optimizer")
+    critic_opt = _optimizer(critic_optimizer, critic_params, "critic_optimizer")
+    trainable_critic = [p for p in critic_params if p.requires_grad]
+
+    histories = [GANHistory() for _ in seeds]
+    if evaluations is not None:
+        for k in range(K):
+            _evaluate(evaluations[k], generator_list[k], critic_list[k], histories[k], 0, device)
+
+    # columns: critic loss, critic gap, penalty, generator loss
+    record = torch.full((steps, K, 4), math.nan, device=device, dtype=torch.float64)
+    no_penalty = torch.full((K,), math.nan, device=device)
+    active = list(range(K))  # seeds that have not diverged
+    frozen: dict[int, list[torch.Tensor]] = {}  # a diverged seed's tensors when it stopped
+    flushed = 0
+    seconds = {"critic": 0.0, "generator": 0.0}
+
+    def draw_noise(n: int) -> torch.Tensor:
+        z = torch.empty(K, n, latent_dim, device=device, dtype=dtype)
+        for k in range(K):
+            torch.randn(n, latent_dim, generator=noises[k], device=device, dtype=dtype, out=z[k])
+        return z
+
+    def penalty_of(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """Per seed ``E (‖∇D_k(x̂)‖ - 1)²`` at ``x̂ = ε x + (1 - ε) x̃``, as
+        :func:`normlab.gan.penalties.gradient_penalty` (one ``ε`` per sample)."""
+        shape = (real.shape[1],) + (1,) * (real.ndim - 2)
+        epsilon = torch.stack(
+            [torch.rand(shape, generator=g, device=device, dtype=real.dtype) for g in noises]
+        )
+        points = (epsilon * real + (1 - epsilon) * fake).detach().requires_grad_(True)
+        scores = stacked_critic(points)
+        (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
+        norms = torch.linalg.vector_norm(grad.flatten(2), dim=2)
+        return ((norms - 1.0) ** 2).mean(1)
+
+    def flush(upto: int) -> None:
+        nonlocal flushed
+        rows = record[flushed:upto].tolist()
+        for k in active:
+            history = histories[k]
+            columns = (
+                history.critic_loss,
+                history.critic_gap,
+                history.penalty,
+                history.generator_loss,
+            )
+            for row in rows:
+                for column, value in zip(columns, row[k], strict=True):
+                    column.append(value)
+            history.critic_seconds += seconds["critic"] / K
+            history.generator_seconds += seconds["generator"] / K
+        seconds["critic"] = seconds["generator"] = 0.0
+        flushed = upto
+
+    bar = progress_bar(range(steps), desc=desc, disable=None if progress is None else not progress)
+    for step in bar:
+        started = _now(device)
+        for _ in range(n_critic):
+            real = torch.stack([source.next(batch_size) for source in sources])
+            z = draw_noise(batch_size)
+            with torch.no_grad():
+                fake = stacked_generator(z)
+            if step == 0 and fake.shape[2:] != real.shape[2:]:
+                raise ValueError(
+                    f"the generators make samples of shape {tuple(fake.shape[2:])}, the data "
+                    f"has samples of shape {tuple(real.shape[2:])}"
+                )
+            scores = stacked_critic(torch.cat([real, fake], dim=1))
+            if step == 0 and tuple(scores.shape) not in (
+                (K, 2 * batch_size),
+                (K, 2 * batch_size, 1),
+            ):
+                raise ValueError(
+                    "the critics must return one score per sample, got shape "
+                    f"{tuple(scores.shape[1:])} for {2 * batch_size} samples"
+                )
+            scores = scores.reshape(K, 2 * batch_size)
+            real_scores, fake_scores = scores[:, :batch_size], scores[:, batch_size:]
+            critic_loss = critic_loss_fn(real_scores, fake_scores)
+            if gp_weight:
+                penalty = penalty_of(real, fake)
+                total = critic_loss + gp_weight * penalty
+            else:
+                penalty, total = no_penalty, critic_loss
+            critic_opt.zero_grad(set_to_none=True)
+            total.sum().backward()  # the sum's gradient in seed k's weights is seed k's own
+            critic_opt.step()
+            if clip_value is not None:
+                with torch.no_grad():
+                    for p in critic_params:
+                        p.clamp_(-clip_value, clip_value)
+        gap = (real_scores.mean(1) - fake_scores.mean(1)).detach()
+        middle = _now(device)
+
+        for p in trainable_critic:
+            p.requires_grad_(False)
+        try:
+            z = draw_noise(batch_size)
+            fake_scores = stacked_critic(stacked_generator(z)).reshape(K, batch_size)
+            generator_loss = generator_loss_fn(fake_scores)
+            generator_opt.zero_grad(set_to_none=True)
+            generator_loss.sum().backward()
+            generator_opt.step()
+        finally:
+            for p in trainable_critic:
+                p.requires_grad_(True)
+        ended = _now(device)
+        seconds["critic"] += middle - started
+        seconds["generator"] += ended - middle
+
+        record[step] = torch.stack(
+            [total.detach(), gap, penalty.detach(), generator_loss.detach()], dim=1
+        )
+        done = step + 1
+        for k in active:
+            histories[k].generator_steps = done
+            histories[k].critic_steps += n_critic
+        due_eval = evaluations is not None and (
+            done == steps or (eval_every is not None and done % eval_every == 0)
+        )
+        if due_eval or done == steps or done % _SYNC_EVERY == 0:
+            flush(done)
+            if stop_on_divergence:
+                for k in list(active):
+                    last = (histories[k].critic_loss[-1], histories[k].generator_loss[-1])
+                    if not all(math.isfinite(v) for v in last):
+                        histories[k].diverged = True
+                        active.remove(k)
+                        frozen[k] = _snapshot(generator_list[k], critic_list[k])
+                if not active:
+                    break
+            if due_eval:
+                for k in active:
+                    _evaluate(
+                        evaluations[k],
+                        generator_list[k],
+                        critic_list[k],
+                        histories[k],
+                        done,
+                        device,
+                    )
+    for k, tensors in frozen.items():  # a diverged seed ends where train_gan stopped it
+        _restore(generator_list[k], critic_list[k], tensors)
+    return GANEnsemble(seeds, generator_list, critic_list, histories)
+
+
+def _now(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def _evaluate(fn, generator, critic, history: GANHistory, step: int, device) -> None:
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        values = fn(generator, critic)
+    history.eval_steps.append(step)
+    for name, value in values.items():
+        history.metrics.setdefault(name, []).append(float(value))
+
+
+def _snapshot(generator: nn.Module, critic: nn.Module) -> list[torch.Tensor]:
+    return [
+        t.detach().clone() for m in (generator, critic) for t in (*m.parameters(), *m.buffers())
+    ]
+
+
+@torch.no_grad()
+def _restore(generator: nn.Module, critic: nn.Module, tensors: list[torch.Tensor]) -> None:
+    current = [t for m in (generator, critic) for t in (*m.parameters(), *m.buffers())]
+    for target, saved in zip(current, tensors, strict=True):
+        target.copy_(saved)
