@@ -1,10 +1,10 @@
-"""Train K seeds of one GAN at once: the loop of :func:`normlab.gan.train_gan`, batched.
+"""Train K seeds of one GAN at once: the loop of :func:`normlab.gan.training.train_gan`, batched.
 
 A claim about GAN training is a claim over seeds, and on the ring of Gaussians one seed's
-step is mostly overhead. :func:`train_gan_ensemble` runs the K seeds' generators and critics
-as :class:`normlab.gan.stacked.StackedMLP` (weights with a leading seed dimension, one
-batched matrix product per layer) and reproduces, to float tolerance, what K calls of
-``train_gan`` with the same settings would give, seed by seed:
+step is mostly overhead. :func:`normlab.gan.ensemble.train_gan_ensemble` runs the K
+seeds' generators and critics as :class:`normlab.gan.stacked.StackedMLP` (weights with a
+leading seed dimension, one batched matrix product per layer) and reproduces, to float
+tolerance, what K calls of ``train_gan`` with the same settings would give, seed by seed:
 
 - seed ``s`` builds its models under ``torch.manual_seed(s)`` (when given factories), draws
   its noise from ``torch.Generator().manual_seed(s)`` and its data from a generator seeded
@@ -26,7 +26,6 @@ What it does not do: batch normalization or convolutions (use ``train_gan``), ch
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -51,6 +50,7 @@ from normlab.gan.training import (
     _latent_dim,
     _make_source,
     _MixtureSource,
+    _Stopwatch,
     _TensorSource,
 )
 from normlab.progress import progress_bar
@@ -81,7 +81,7 @@ def seed_losses(name: str, label_smoothing: float = 0.0):
     """The GAN loss ``name`` per seed: ``(discriminator, generator)``, functions of stacked
     scores ``(K, N)`` returning one loss per seed, ``(K,)``.
 
-    Row ``k`` equals :func:`normlab.gan.get_loss` ``(name)`` applied to row ``k`` (the same
+    Row ``k`` equals :func:`normlab.gan.losses.get_loss` ``(name)`` applied to row ``k`` (the same
     formulas with the mean taken over the last axis only), e.g. for ``"non_saturating"``
     ``softplus(-f(x)).mean(-1) + softplus(f(G(z))).mean(-1)`` and
     ``softplus(-f(G(z))).mean(-1)``.
@@ -125,8 +125,8 @@ def seed_losses(name: str, label_smoothing: float = 0.0):
 
 @dataclass
 class GANEnsemble:
-    """What :func:`train_gan_ensemble` returns, one entry per seed, in the order of
-    ``seeds``.
+    """What :func:`normlab.gan.ensemble.train_gan_ensemble` returns, one entry per seed, in
+    the order of ``seeds``.
 
     Attributes:
         seeds: the seeds.
@@ -271,7 +271,7 @@ def train_gan_ensemble(
     """Train one GAN per seed, all seeds at once; seed ``k`` ends where
     ``train_gan(generators[k], critics[k], data, seed=seeds[k], ...)`` would.
 
-    The arguments shared with :func:`normlab.gan.train_gan` mean the same (``loss``,
+    The arguments shared with :func:`normlab.gan.training.train_gan` mean the same (``loss``,
     ``steps``, ``n_critic``, ``batch_size``, ``latent_dim``, ``gp_weight``, ``clip_value``,
     ``label_smoothing``, the optimizer factories, ``eval_every``, ``stop_on_divergence``,
     ``progress``, ``desc``); see there for the paper settings.
@@ -288,8 +288,9 @@ def train_gan_ensemble(
             ``(x, y)`` pair; each seed draws its own batches from it.
         seeds: the seeds, distinct ints; their number K is the size of the ensemble.
         generator_optimizer: a factory ``params -> optimizer`` (not an instance: it is
-            called on the stacked parameters), one of :data:`ELEMENTWISE_OPTIMIZERS`;
-            default Adam(2e-4, betas=(0.5, 0.999)) as in ``train_gan``.
+            called on the stacked parameters), one of
+            :data:`normlab.gan.ensemble.ELEMENTWISE_OPTIMIZERS`; default
+            Adam(2e-4, betas=(0.5, 0.999)) as in ``train_gan``.
         critic_optimizer: the same for the critics.
         device: where to train; default :func:`normlab.device.get_device`.
         evaluate: ``(generator, critic) -> {name: float}`` for every seed, or a list of
@@ -297,7 +298,7 @@ def train_gan_ensemble(
             ``torch.random.fork_rng``, as in ``train_gan``).
 
     Returns:
-        A :class:`GANEnsemble`: per seed, the trained modules and the history.
+        A :class:`normlab.gan.ensemble.GANEnsemble`: per seed, the trained modules and the history.
 
     Raises:
         TypeError: a single module instead of one per seed, a factory that returns no
@@ -354,7 +355,8 @@ def train_gan_ensemble(
     active = list(range(K))  # seeds that have not diverged
     frozen: dict[int, list[torch.Tensor]] = {}  # a diverged seed's tensors when it stopped
     flushed = 0
-    seconds = {"critic": 0.0, "generator": 0.0}
+    # CUDA events on a GPU, as in train_gan: timing must not synchronize every step
+    critic_clock, generator_clock = _Stopwatch(device), _Stopwatch(device)
 
     def draw_noise(n: int) -> torch.Tensor:
         z = torch.empty(K, n, latent_dim, device=device, dtype=dtype)
@@ -378,6 +380,7 @@ def train_gan_ensemble(
     def flush(upto: int) -> None:
         nonlocal flushed
         rows = record[flushed:upto].tolist()
+        critic_seconds, generator_seconds = critic_clock.collect(), generator_clock.collect()
         for k in active:
             history = histories[k]
             columns = (
@@ -389,14 +392,13 @@ def train_gan_ensemble(
             for row in rows:
                 for column, value in zip(columns, row[k], strict=True):
                     column.append(value)
-            history.critic_seconds += seconds["critic"] / K
-            history.generator_seconds += seconds["generator"] / K
-        seconds["critic"] = seconds["generator"] = 0.0
+            history.critic_seconds += critic_seconds / K
+            history.generator_seconds += generator_seconds / K
         flushed = upto
 
     bar = progress_bar(range(steps), desc=desc, disable=None if progress is None else not progress)
     for step in bar:
-        started = _now(device)
+        critic_clock.start()
         for _ in range(n_critic):
             real = torch.stack([source.next(batch_size) for source in sources])
             z = draw_noise(batch_size)
@@ -432,7 +434,8 @@ def train_gan_ensemble(
                     for p in critic_params:
                         p.clamp_(-clip_value, clip_value)
         gap = (real_scores.mean(1) - fake_scores.mean(1)).detach()
-        middle = _now(device)
+        critic_clock.stop()
+        generator_clock.start()
 
         for p in trainable_critic:
             p.requires_grad_(False)
@@ -446,9 +449,7 @@ def train_gan_ensemble(
         finally:
             for p in trainable_critic:
                 p.requires_grad_(True)
-        ended = _now(device)
-        seconds["critic"] += middle - started
-        seconds["generator"] += ended - middle
+        generator_clock.stop()
 
         record[step] = torch.stack(
             [total.detach(), gap, penalty.detach(), generator_loss.detach()], dim=1
@@ -484,12 +485,6 @@ def train_gan_ensemble(
     for k, tensors in frozen.items():  # a diverged seed ends where train_gan stopped it
         _restore(generator_list[k], critic_list[k], tensors)
     return GANEnsemble(seeds, generator_list, critic_list, histories)
-
-
-def _now(device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter()
 
 
 def _evaluate(fn, generator, critic, history: GANHistory, step: int, device) -> None:

@@ -16,10 +16,10 @@ tensors is exactly K independent optimizers.
 Spectral normalization (Miyato et al., 2018) is stacked the same way: one power-iteration
 vector pair ``u[k], v[k]`` per seed and layer, refined by batched matrix-vector products at
 every training-mode forward, as :class:`normlab.spectral_normalization.SpectralNorm` does for
-one layer. :class:`StackedMLP` is built from K ordinary modules and then *binds* them: each
-seed's parameters and buffers become views of slice ``k`` of the stacked tensors, so the K
-modules always show the current weights (for evaluation, sampling, ``state_dict``) without
-any copying.
+one layer. :class:`normlab.gan.stacked.StackedMLP` is built from K ordinary modules and then
+*binds* them: each seed's parameters and buffers become views of slice ``k`` of the stacked
+tensors, so the K modules always show the current weights (for evaluation, sampling,
+``state_dict``) without any copying.
 """
 
 from __future__ import annotations
@@ -186,10 +186,11 @@ class StackedMLP:
 
     Built from K modules, each an ``nn.Sequential`` (possibly nested) of ``nn.Linear``
     layers (optionally spectrally normalized, by normlab's or PyTorch's parametrization),
-    elementwise activations (:data:`ELEMENTWISE_LAYERS`) and ``nn.Flatten``; this covers
-    :class:`normlab.gan.models.MLPGenerator` and :class:`normlab.gan.models.MLPCritic`
-    without normalization layers. After construction the K modules' parameters and
-    spectral-norm buffers are views into the stacked tensors (see the module docstring).
+    elementwise activations (:data:`normlab.gan.stacked.ELEMENTWISE_LAYERS`) and
+    ``nn.Flatten``; this covers :class:`normlab.gan.models.MLPGenerator` and
+    :class:`normlab.gan.models.MLPCritic` without normalization layers. After construction
+    the K modules' parameters and spectral-norm buffers are views into the stacked tensors
+    (see the module docstring).
 
     Args:
         modules: the K modules, all on one device and with one dtype.
