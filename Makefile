@@ -98,16 +98,16 @@ book: install
 	@echo "The book is at: $(CURDIR)/_build/html/index.html"
 
 # One HTML page with the whole book (notebooks executed), printed by headless Chromium.
-# The maths is typeset by MathJax from its CDN, or, without a network, by a local copy
-# (Debian/Ubuntu: apt-get install libjs-mathjax; or MATHJAX=/path/to/tex-mml-chtml.js).
+# The maths is typeset offline by the book's own MathJax (_vendor/mathjax, copied next to
+# the page as for the HTML book); tools/print_pdf.py refuses a page that loads scripts
+# from the network.
 CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || command -v google-chrome || command -v google-chrome-stable)
-MATHJAX  ?= $(wildcard /usr/share/javascript/mathjax/MathJax.js)
 
 pdf: install
 	@test -n "$(CHROMIUM)" || { echo "error: make pdf needs Chromium or Chrome (Debian/Ubuntu: apt-get install chromium), or CHROMIUM=/path/to/chrome" >&2; exit 1; }
 	$(BIN)/jupyter-book build . --builder singlehtml -n --keep-going --all
 	mkdir -p _build/pdf
-	$(BIN)/python tools/print_pdf.py "$(CHROMIUM)" _build/singlehtml/index.html _build/pdf/normlab.pdf "$(MATHJAX)"
+	$(BIN)/python tools/print_pdf.py "$(CHROMIUM)" _build/singlehtml/index.html _build/pdf/normlab.pdf
 
 test: lint unit notebooks book
 
