@@ -10,6 +10,12 @@ installed, every chapter is opened with networking disabled and must show render
 (MathJax's `mjx-container` elements, no raw TeX, no `mjx-merror`). Each precomputed widget
 (normlab.interactive_figure in the build) must hold the frames it announces. Every link
 of the corrections page (appendix/sources) must lead to an anchor that exists.
+
+Exercises and solutions: every chapter page has its exercises as anchors ``ex-NN-k``, each
+with a link to ``sol-NN-k`` on its solutions page (``chapters/solutions/<name>.html``, listed
+in _toc.yml under the chapter), which must have exactly those solutions, each linking back
+to its exercise; every such link must lead to a page and an anchor that exist. Solutions
+pages need no figure.
 """
 
 from __future__ import annotations
@@ -138,6 +144,66 @@ def link_problems(html_dir: Path) -> list[str]:
     return problems
 
 
+def article(html: str) -> str:
+    """The page's own text, without the navigation."""
+    match = re.search(r"<article\b.*?</article>", html, re.DOTALL)
+    return match.group(0) if match else ""
+
+
+def resolve(page: Path, link: str) -> tuple[Path, str]:
+    path, _, anchor = link.partition("#")
+    return (page.parent / path).resolve() if path else page.resolve(), anchor
+
+
+def numbered(ids: list[str], kind: str) -> dict[int, str]:
+    return {int(i.rsplit("-", 1)[1]): i for i in ids if re.fullmatch(rf"{kind}-\d\d-\d+", i)}
+
+
+def exercise_link_problems(html_dir: Path, chapters: list[str]) -> tuple[list[str], list[str]]:
+    """Every exercise links to its solution and every solution back, to anchors that exist."""
+    problems, report = [], []
+    for chapter in chapters:
+        if chapter.startswith("chapters/solutions/"):
+            continue
+        page = html_dir / f"{chapter}.html"
+        solutions = html_dir / chapter.replace("chapters/", "chapters/solutions/", 1)
+        solutions = solutions.with_suffix(".html")
+        if not page.exists():
+            continue  # reported by main()
+        nn = Path(chapter).name[:2]
+        text = article(page.read_text())
+        exercise_ids = numbered(re.findall(r'id="(ex-\d\d-\d+)"', text), "ex")
+        if not exercise_ids:
+            problems.append(f"{chapter}: no exercise anchors ex-{nn}-k")
+            continue
+        if not solutions.exists():
+            problems.append(f"{chapter}: no solutions page {solutions.relative_to(html_dir)}")
+            continue
+        solution_text = article(solutions.read_text())
+        solution_ids = numbered(re.findall(r'id="(sol-\d\d-\d+)"', solution_text), "sol")
+        if sorted(solution_ids) != sorted(exercise_ids):
+            problems.append(
+                f"{chapter}: exercises {sorted(exercise_ids)}, solutions {sorted(solution_ids)}"
+            )
+        for source, body, kind, ids in [
+            (page, text, "sol", exercise_ids),
+            (solutions, solution_text, "ex", solution_ids),
+        ]:
+            links = re.findall(rf'<a class="reference internal" href="([^"]*#{kind}-[^"]+)"', body)
+            linked = {anchor for _, anchor in (resolve(source, link) for link in links)}
+            for k in ids:
+                if f"{kind}-{nn}-{k}" not in linked:
+                    problems.append(f"{source.relative_to(html_dir)}: no link to {kind}-{nn}-{k}")
+            for link in links:
+                target, anchor = resolve(source, link)
+                if not target.is_file():
+                    problems.append(f"{source.relative_to(html_dir)}: {link} leads to no page")
+                elif f'id="{anchor}"' not in target.read_text():
+                    problems.append(f"{source.relative_to(html_dir)}: {link}: no anchor")
+        report.append(f"{chapter}: {len(exercise_ids)} exercises, {len(solution_ids)} solutions")
+    return problems, report
+
+
 def chapter_files(node) -> list[str]:
     found = []
     if isinstance(node, dict):
@@ -165,6 +231,10 @@ def main(html_dir: Path) -> int:
     executable = None if os.environ.get("NORMLAB_CHECK_BROWSER") == "0" else browser()
     if executable is None:
         print("maths rendering offline: NOT CHECKED (no Chromium; install it to check)")
+    found, linked = exercise_link_problems(html_dir, chapter_files(toc))
+    problems += found
+    for line in linked:
+        print(line)
     for chapter in chapter_files(toc):
         page = html_dir / f"{chapter}.html"
         if not page.exists():
@@ -173,7 +243,7 @@ def main(html_dir: Path) -> int:
         html = page.read_text()
         figures = len(re.findall(r'<img[^>]+src="(?:\.\./)*_images/', html))
         figures += len(re.findall(r'<img[^>]+src="data:image/', html))
-        if figures == 0:
+        if figures == 0 and not chapter.startswith("chapters/solutions/"):
             problems.append(f"{chapter}: no figure on the page (is the inline backend active?)")
         if "Traceback (most recent call last)" in html:
             problems.append(f"{chapter}: a cell output shows a traceback")

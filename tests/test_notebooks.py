@@ -13,7 +13,12 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(
     p for p in (ROOT / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
 )
-IDS = [p.name for p in NOTEBOOKS]
+IDS = [str(p.relative_to(ROOT / "chapters")) for p in NOTEBOOKS]
+# the chapters, and one solutions notebook per chapter, of the same file name
+CHAPTERS = [p for p in NOTEBOOKS if p.parent == ROOT / "chapters"]
+CHAPTER_IDS = [p.name for p in CHAPTERS]
+SOLUTIONS_DIR = ROOT / "chapters" / "solutions"
+SOLUTIONS = [p for p in NOTEBOOKS if p.parent == SOLUTIONS_DIR]
 REPOSITORY_URL = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
 
 
@@ -171,7 +176,7 @@ def test_widgets_do_not_use_output_widgets(path):
             )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+@pytest.mark.parametrize("path", CHAPTERS, ids=CHAPTER_IDS)
 def test_follows_the_chapter_template(path):
     nb = load(path)
     assert nb["cells"][0]["cell_type"] == "markdown"
@@ -186,3 +191,123 @@ def test_follows_the_chapter_template(path):
 def test_declares_its_time_budget(path):
     budget = load(path)["metadata"].get("normlab", {}).get("budget_seconds")
     assert isinstance(budget, int) and 0 < budget <= 90, f"{path.name}: budget {budget!r}"
+
+
+# Exercises and their worked solutions (issue 15). In a chapter each exercise is an item
+#   k. (ex-NN-k)=
+#      **Title.** text ... {ref}`Solution <sol-NN-k>`
+# of its "## Exercises" section; chapters/solutions/<the chapter's file name> has, for each,
+#   (sol-NN-k)=
+#   ## Exercise k: Title
+#   {ref}`Back to the exercise <ex-NN-k>`
+# followed by the worked answer, with at least one asserting code cell.
+EXERCISE_ITEM = re.compile(r"^(\d+)\. (?:\((ex-\d\d-\d+)\)=\s*\n\s*)?\*\*(.+?)\*\*", re.M)
+
+
+def chapter_number(path: Path) -> str:
+    return path.name[:2]
+
+
+def exercises(path: Path) -> list[tuple[int, str | None, str, str]]:
+    """(k, target, title, item text) of each exercise of a chapter, in order."""
+    cells = [c for c in load(path)["cells"] if c["cell_type"] == "markdown"]
+    sections = ["".join(c["source"]) for c in cells if "## Exercises" in "".join(c["source"])]
+    assert len(sections) == 1, f"{path.name}: {len(sections)} cells with '## Exercises'"
+    section = sections[0].split("## Exercises", 1)[1].split("\n## ", 1)[0]
+    found = list(EXERCISE_ITEM.finditer(section))
+    items = []
+    for match, following in zip(found, [*found[1:], None], strict=True):
+        end = following.start() if following else len(section)
+        title = match.group(3).strip().removesuffix(".")
+        items.append((int(match.group(1)), match.group(2), title, section[match.start() : end]))
+    return items
+
+
+def solutions_path(chapter: Path) -> Path:
+    return SOLUTIONS_DIR / chapter.name
+
+
+def test_every_chapter_has_a_solutions_notebook():
+    missing = [p.name for p in CHAPTERS if not solutions_path(p).exists()]
+    assert not missing, f"chapters without chapters/solutions/<name>.ipynb: {missing}"
+
+
+def test_every_solutions_notebook_belongs_to_a_chapter():
+    names = {p.name for p in CHAPTERS}
+    assert SOLUTIONS, "no solutions notebooks under chapters/solutions/"
+    for path in SOLUTIONS:
+        assert path.name in names, f"solutions/{path.name} has no chapter of that name"
+
+
+def with_solutions(chapters: list[Path]) -> list:
+    """Only the chapters whose solutions notebook exists (the test above lists the others)."""
+    return [
+        pytest.param(p, id=p.name)
+        if solutions_path(p).exists()
+        else pytest.param(p, id=p.name, marks=pytest.mark.skip(reason="no solutions yet"))
+        for p in chapters
+    ]
+
+
+@pytest.mark.parametrize("path", with_solutions(CHAPTERS))
+def test_every_exercise_has_a_target_and_links_to_its_solution(path):
+    nn = chapter_number(path)
+    items = exercises(path)
+    assert items, f"{path.name}: no exercises found"
+    assert [k for k, *_ in items] == list(range(1, len(items) + 1)), f"{path.name}: numbering"
+    for k, target, title, text in items:
+        assert target == f"ex-{nn}-{k}", f"{path.name}: exercise {k} ({title}) needs (ex-{nn}-{k})="
+        assert f"{{ref}}`Solution <sol-{nn}-{k}>`" in text, (
+            f"{path.name}: exercise {k} ({title}) does not link to sol-{nn}-{k}"
+        )
+
+
+def solution_sections(path: Path) -> list[dict]:
+    """The '## Exercise k: title' sections of a solutions notebook, with their cells."""
+    sections: list[dict] = []
+    for cell in load(path)["cells"]:
+        source = "".join(cell["source"])
+        heading = re.search(r"^## Exercise (\d+): (.+)$", source, re.M)
+        if cell["cell_type"] == "markdown" and heading:
+            before = source[: heading.start()].strip()
+            sections.append(
+                {
+                    "k": int(heading.group(1)),
+                    "title": heading.group(2).strip(),
+                    "target": before,
+                    "markdown": source[heading.end() :],
+                    "code": [],
+                }
+            )
+        elif sections and cell["cell_type"] == "code":
+            sections[-1]["code"].append(source)
+        elif sections:
+            sections[-1]["markdown"] += "\n" + source
+    return sections
+
+
+@pytest.mark.parametrize("path", with_solutions(CHAPTERS))
+def test_solutions_answer_every_exercise_in_order_with_an_assertion(path):
+    nn, solutions = chapter_number(path), solutions_path(path)
+    nb = load(solutions)
+    chapter_title = "".join(load(path)["cells"][0]["source"]).splitlines()[0].removeprefix("# ")
+    title = "".join(nb["cells"][0]["source"]).splitlines()[0]
+    assert title == f"# Solutions to chapter {int(nn)}: {chapter_title}", title
+    assert nb["metadata"].get("kernelspec") == load(path)["metadata"].get("kernelspec")
+    sections = solution_sections(solutions)
+    expected = [(k, t) for k, _, t, _ in exercises(path)]
+    assert [(s["k"], s["title"]) for s in sections] == expected, (
+        f"solutions/{path.name}: sections {[(s['k'], s['title']) for s in sections]}, "
+        f"the chapter's exercises {expected}"
+    )
+    for s in sections:
+        k = s["k"]
+        assert s["target"] == f"(sol-{nn}-{k})=", (
+            f"solutions/{path.name}: '## Exercise {k}' must directly follow (sol-{nn}-{k})="
+        )
+        assert f"{{ref}}`Back to the exercise <ex-{nn}-{k}>`" in s["markdown"], (
+            f"solutions/{path.name}: exercise {k} has no link back to ex-{nn}-{k}"
+        )
+        assert any(ASSERTS.search(code) for code in s["code"]), (
+            f"solutions/{path.name}: exercise {k} has no asserting code cell"
+        )
