@@ -527,23 +527,33 @@ def _lerp_running_stats(
 
 
 class _Function(torch.autograd.Function):
-    """``torch.autograd.Function`` whose ``apply`` takes every argument positionally.
+    """The base of the hand-derived ``torch.autograd.Function`` classes below.
+
+    ``XFunction.apply(...)`` is PyTorch's own ``apply``, which works everywhere (eager,
+    ``torch.func`` transforms, ``torch.compile``). The functionals of this module call
+    :func:`_apply` instead, which skips one step of it in plain eager mode. Under
+    ``torch.compile`` a call of one of them is a graph break (run eagerly, the model
+    compiled around it): Dynamo does not trace autograd Functions with a custom ``jvp``,
+    and the ``jvp`` is what makes forward-mode AD work.
+    """
+
+
+def _apply(function: type[torch.autograd.Function], *args: Any) -> Any:
+    """``function.apply(*args)`` with every argument positional, faster in eager mode.
 
     With ``setup_context`` defined, PyTorch's ``apply`` binds default arguments through
     ``inspect.signature`` on every call, which costs more than the arithmetic of a small
-    layer; the callers here pass every argument, so that step is skipped outside
-    ``torch.func`` transforms (inside them PyTorch's own path runs).
+    layer; the callers here pass every argument, so that step is skipped. Under
+    ``torch.func`` transforms and while ``torch.compile`` traces (Dynamo follows only
+    ``Function.apply`` itself, not an override of it), PyTorch's own path runs.
     """
-
-    @classmethod
-    def apply(cls, *args: Any) -> Any:  # type: ignore[override]
-        if torch._C._are_functorch_transforms_active():
-            return super().apply(*args)
-        # what PyTorch's apply does here: unwrap tensors left over from a finished
-        # transform, then run the C++ apply
-        unwrap = torch._C._functorch.unwrap_if_dead
-        args = tuple(unwrap(a) if isinstance(a, Tensor) else a for a in args)
-        return super(torch.autograd.Function, cls).apply(*args)  # type: ignore[misc]
+    if torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling():
+        return function.apply(*args)
+    # what PyTorch's apply does here: unwrap tensors left over from a finished
+    # transform, then run the C++ apply
+    unwrap = torch._C._functorch.unwrap_if_dead
+    args = tuple(unwrap(a) if isinstance(a, Tensor) else a for a in args)
+    return super(torch.autograd.Function, function).apply(*args)  # type: ignore[misc]
 
 
 class BatchNormFunction(_Function):
@@ -1119,7 +1129,7 @@ def batch_norm(
         # nothing to normalize, and PyTorch leaves the buffers alone too; the affine map
         # keeps the output connected to weight and bias, whose gradients are then zeros
         return _elemt(input, input.new_zeros(channels), input.new_ones(channels), weight, bias)
-    output, mean, var = BatchNormFunction.apply(input, weight, bias, eps)
+    output, mean, var = _apply(BatchNormFunction, input, weight, bias, eps)
     if running_mean is not None and running_var is not None:
         count = input.numel() // input.shape[1]
         _update_running_stats(running_mean, running_var, mean, var, count, momentum)
@@ -1199,7 +1209,7 @@ def instance_norm(
             "instance_norm: expected more than 1 spatial element when using input "
             f"statistics, got input size {tuple(input.shape)}; one value has zero variance"
         )
-    output, mean, var = GroupNormFunction.apply(input, c, weight, bias, eps)
+    output, mean, var = _apply(GroupNormFunction, input, c, weight, bias, eps)
     if running_mean is not None and running_var is not None and n > 0:
         # PyTorch averages the per-instance statistics over the batch; averaging the
         # biased variances and then correcting by spatial/(spatial - 1) is the same as
@@ -1259,13 +1269,13 @@ def layer_norm(
     _check_param(bias, "bias", shape, what)
     _check_device(input, weight=weight, bias=bias)
     if k == 1:  # the Function views (*, D) as rows itself: no view nodes to record
-        return LayerNormFunction.apply(input, weight, bias, eps)[0]
+        return _apply(LayerNormFunction, input, weight, bias, eps)[0]
     features = math.prod(shape)
     if k > 1:
         weight = None if weight is None else weight.reshape(features)
         bias = None if bias is None else bias.reshape(features)
-    output, _, _ = LayerNormFunction.apply(
-        input.reshape(input.numel() // features, features), weight, bias, eps
+    output, _, _ = _apply(
+        LayerNormFunction, input.reshape(input.numel() // features, features), weight, bias, eps
     )
     return output.view(input.shape)
 
@@ -1340,7 +1350,7 @@ def group_norm(
             f"group_norm: each of the {num_groups} groups holds a single value for input "
             f"size {tuple(input.shape)}, so its variance is zero; use fewer groups"
         )
-    return GroupNormFunction.apply(input, num_groups, weight, bias, eps)[0]
+    return _apply(GroupNormFunction, input, num_groups, weight, bias, eps)[0]
 
 
 # -------------------------------------------------------------------------------- modules
