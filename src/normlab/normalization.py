@@ -425,8 +425,10 @@ def _backward_elemt(
     """``gain·(dy − Σdy/m) − centered·gain·invstd²·Σdy(x−μ)/m``; reuses ``centered``'s memory
     unless a graph is being recorded (double backward) or a torch.func transform is active."""
     gain = invstd if weight is None else weight * invstd
-    shift = -gain * sum_dy / count
-    slope = -gain * invstd * invstd * sum_dy_xmu / count
+    scale = gain / -count  # the per-channel factors in few operations: each costs dispatch
+    shift = sum_dy * scale
+    # in place only on a product that is batched (under vmap) wherever invstd is
+    slope = (sum_dy_xmu * scale).mul_(invstd).mul_(invstd)
     if torch.is_grad_enabled() or not _inplace_ok(dy, weight, sum_dy, sum_dy_xmu):
         # out of place (vmap has no batching rule for addcmul_)
         grad_input = torch.addcmul(_per_channel(shift, dy), centered, _per_channel(slope, dy))
