@@ -192,6 +192,69 @@ def test_large_mean_keeps_gradients_accurate_in_float32():
     torch.testing.assert_close(ours.double(), ref, rtol=0, atol=2e-3)
 
 
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda m: m.LayerNorm(16), (64, 16)),
+        (lambda m: m.LayerNorm(16, elementwise_affine=False), (64, 16)),
+        (lambda m: m.GroupNorm(2, 8), (16, 8, 4)),
+        (lambda m: m.InstanceNorm1d(8, affine=True), (16, 8, 6)),
+    ],
+)
+def test_per_sample_kernels_stay_accurate_in_float32_for_a_large_mean(make, shape):
+    # single-pass statistics, E[x²] − E[x]², would lose about 6 of float32's 7 digits of
+    # the variance at mean 1000, sigma 1; the kernels centre first, and write the input
+    # gradient as slope·x + offset, which cancels only down to the rounding of x itself
+    ours, ref = make(N), make(nn)
+    with torch.no_grad():
+        for p, q in zip(ours.parameters(), ref.parameters(), strict=True):
+            p.uniform_(0.5, 1.5)
+            q.copy_(p)
+    x64 = torch.randn(shape, dtype=torch.float64) + 1000
+    g = torch.randn(shape, dtype=torch.float64)
+    exact_input = x64.float().double().requires_grad_()  # the float32 input, exactly
+    ref64 = copy.deepcopy(ref).double()
+    y64 = ref64(exact_input)
+    exact = torch.autograd.grad(y64, exact_input, g)[0]
+    x32 = x64.float().requires_grad_()
+    y32 = ours(x32)
+    # the float32 mean of values near 1000 rounds at ~1e-4, so x − μ does too (torch: alike)
+    torch.testing.assert_close(y32.double(), y64.detach(), rtol=0, atol=1e-3)
+    grad = torch.autograd.grad(y32, x32, g.float())[0]
+    # x − μ is exact in float32 (Sterbenz), but slope·x rounds at 1000·2⁻²⁴ ≈ 6e-5
+    # relative to the gradient's scale of about 1 (torch's own kernels: 2e-4 to 3e-4 here)
+    torch.testing.assert_close(grad.double(), exact, rtol=0, atol=2e-3)
+
+
+def test_group_norm_statistics_are_those_of_torch_native_group_norm():
+    x = torch.randn(4, 6, 5)
+    w, b = torch.rand(6) + 0.5, torch.randn(6)
+    out, mean, invstd = N.GroupNormFunction.apply(x, 3, w, b, 1e-5)
+    ref_out, ref_mean, ref_invstd = torch.native_group_norm(x, w, b, 4, 6, 5, 3, 1e-5)
+    close(out, ref_out, torch.float32)
+    close(mean, ref_mean, torch.float32)
+    close(invstd, ref_invstd, torch.float32)
+    assert mean.shape == invstd.shape == (4, 3)
+
+
+@pytest.mark.parametrize(
+    "make, shape, most",
+    [
+        # per step: the Function's forward, backward and the framework's own detaches;
+        # this guards the operation counts of the fast paths (37 and 55 before they were
+        # trimmed, against 5 and 9 in torch's fused kernels)
+        (lambda m: m.LayerNorm(512), (8, 512), 29),
+        (lambda m: m.GroupNorm(4, 32), (8, 32, 4, 4), 48),
+    ],
+)
+def test_per_sample_kernels_dispatch_few_operations(make, shape, most):
+    counts = normlab.benchmark.count_operations(make(N), torch.randn(shape))
+    assert sum(counts.values()) <= most
+    assert counts["linalg_vector_norm"] == 1 and counts["mean"] == 1  # statistics once
+    torch_counts = normlab.benchmark.count_operations(make(nn), torch.randn(shape))
+    assert sum(torch_counts.values()) < sum(counts.values())
+
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_half_precision_input_is_computed_in_float32(dtype):
     ours, ref = twins(N.BatchNorm1d, nn.BatchNorm1d, 6)

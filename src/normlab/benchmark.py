@@ -8,13 +8,15 @@ go" and the median for "what does a run typically take".
 
 from __future__ import annotations
 
+import collections
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from normlab._validation import check_int, check_positive_int
 
@@ -26,16 +28,18 @@ __all__ = [
     "Comparison",
     "benchmark_normalization",
     "format_comparisons",
+    "count_operations",
 ]
 
 
 @dataclass(frozen=True)
 class Timing:
-    """Wall times of repeated calls, in seconds."""
+    """Wall times of repeated calls, in seconds (``samples``: each call's, in order)."""
 
     best: float
     median: float
     repeats: int
+    samples: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def __str__(self) -> str:
         best, median = self.best * 1e3, self.median * 1e3
@@ -122,7 +126,10 @@ def compare_forward_backward(
     """Time forward + backward of several modules on the same input, interleaved.
 
     Each repeat runs every module once, in turn, so that a slow moment of a shared machine
-    hits all of them alike; compare the ``best`` times. The backward pass receives a dense
+    hits all of them alike, and the order of the turns is reversed every other round
+    (ABBA), so that no module always runs right after another one; compare the ``median``
+    times, or, better on a busy machine, the medians of the per-round ratios that
+    :class:`Comparison` takes from ``samples``. The backward pass receives a dense
     random output gradient (not the all-ones gradient of ``.sum().backward()``, which
     PyTorch represents as an expanded tensor with zero strides and which some kernels treat
     specially), and fills the gradients of ``input`` and of each module's parameters.
@@ -160,8 +167,9 @@ def compare_forward_backward(
         module(x).backward(grad)
 
     times: dict[str, list[float]] = {name: [] for name in modules}
+    order = list(modules.items())
     for round_ in range(warmup + repeats):
-        for name, module in modules.items():
+        for name, module in order if round_ % 2 == 0 else order[::-1]:
             _synchronize(x.device)
             start = time.perf_counter()
             step(module)
@@ -169,7 +177,7 @@ def compare_forward_backward(
             if round_ >= warmup:
                 times[name].append(time.perf_counter() - start)
     return {
-        name: Timing(best=min(t), median=statistics.median(t), repeats=repeats)
+        name: Timing(best=min(t), median=statistics.median(t), repeats=repeats, samples=tuple(t))
         for name, t in times.items()
     }
 
@@ -185,9 +193,31 @@ class Comparison:
     reference: Timing
 
     @property
+    def round_ratios(self) -> list[float]:
+        """candidate / reference time of each interleaved round (empty without samples)."""
+        pairs = zip(self.candidate.samples, self.reference.samples, strict=True)
+        return [c / r for c, r in pairs if r > 0]
+
+    @property
     def ratio(self) -> float:
-        """``candidate.best / reference.best``: above 1 the candidate is slower."""
-        return self.candidate.best / self.reference.best
+        """Median over the rounds of candidate time / reference time: above 1 the
+        candidate is slower. Each round runs both back to back, so a slow moment of a busy
+        machine slows both and cancels from the ratio; the median ignores the rounds in
+        which it hit only one. (``candidate.best / reference.best`` without samples.)"""
+        ratios = self.round_ratios
+        if not ratios:
+            return self.candidate.best / self.reference.best
+        return statistics.median(ratios)
+
+    @property
+    def ratio_spread(self) -> tuple[float, float]:
+        """The 25th and 75th percentiles of :attr:`round_ratios` (``(ratio, ratio)``
+        with fewer than two rounds)."""
+        ratios = self.round_ratios
+        if len(ratios) < 2:
+            return self.ratio, self.ratio
+        q = statistics.quantiles(ratios, n=4)
+        return q[0], q[2]
 
 
 def _normalization_cases() -> list[tuple[str, tuple[int, ...], Callable[[object], nn.Module]]]:
@@ -243,14 +273,48 @@ def benchmark_normalization(
     return rows
 
 
-def format_comparisons(rows: Sequence[Comparison]) -> str:
-    """A plain-text table of :func:`benchmark_normalization`'s rows (best times, in ms)."""
-    lines = [
-        f"{'layer':<15} {'input shape':<20} {'device':<7} {'normlab':>9} {'torch':>9} {'ratio':>6}"
-    ]
+def format_comparisons(rows: Sequence[Comparison], *, spread: bool = False) -> str:
+    """A plain-text table of :func:`benchmark_normalization`'s rows: median times in ms
+    and :attr:`Comparison.ratio`; with ``spread``, the quartiles of the per-round ratios
+    too."""
+    times = f"{'normlab':>9} {'torch':>9} {'ratio':>6}"
+    header = f"{'layer':<15} {'input shape':<20} {'device':<7} {times}"
+    lines = [header + (f" {'quartiles':>11}" if spread else "")]
     for r in rows:
-        lines.append(
-            f"{r.layer:<15} {str(r.shape):<20} {r.device:<7} {r.candidate.best * 1e3:9.3f} "
-            f"{r.reference.best * 1e3:9.3f} {r.ratio:6.2f}"
+        line = (
+            f"{r.layer:<15} {str(r.shape):<20} {r.device:<7} {r.candidate.median * 1e3:9.3f} "
+            f"{r.reference.median * 1e3:9.3f} {r.ratio:6.2f}"
         )
+        if spread:
+            low, high = r.ratio_spread
+            line += f"  {low:4.2f}-{high:4.2f}"
+        lines.append(line)
     return "\n".join(lines)
+
+
+class _CountOperations(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        self.counts[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def count_operations(module: nn.Module, input: torch.Tensor) -> collections.Counter[str]:
+    """The ATen operations one forward + backward pass of ``module`` on ``input``
+    dispatches (``module(x).backward(dense gradient)``), by name: the cost that dominates
+    a small layer, a few microseconds of dispatch each, whatever their size."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(input, torch.Tensor) or not input.is_floating_point():
+        raise TypeError("input must be a floating-point torch.Tensor")
+    x = input.detach().requires_grad_()
+    with torch.no_grad():
+        shape = module(x).shape
+    grad = torch.randn(shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype)
+    grad = grad.to(x.device)
+    with _CountOperations() as counter:
+        module(x).backward(grad)
+    return counter.counts

@@ -425,8 +425,10 @@ def _backward_elemt(
     """``gain·(dy − Σdy/m) − centered·gain·invstd²·Σdy(x−μ)/m``; reuses ``centered``'s memory
     unless a graph is being recorded (double backward) or a torch.func transform is active."""
     gain = invstd if weight is None else weight * invstd
-    shift = -gain * sum_dy / count
-    slope = -gain * invstd * invstd * sum_dy_xmu / count
+    scale = gain / -count  # the per-channel factors in few operations: each costs dispatch
+    shift = sum_dy * scale
+    # in place only on a product that is batched (under vmap) wherever invstd is
+    slope = (sum_dy_xmu * scale).mul_(invstd).mul_(invstd)
     if torch.is_grad_enabled() or not _inplace_ok(dy, weight, sum_dy, sum_dy_xmu):
         # out of place (vmap has no batching rule for addcmul_)
         grad_input = torch.addcmul(_per_channel(shift, dy), centered, _per_channel(slope, dy))
@@ -674,42 +676,59 @@ class BatchNormFunction(_Function):
 #
 # Layer, instance and group norm never mix samples: their statistics are those of a group
 # of elements of one sample. Two kernels serve all three: GroupNormFunction on the view
-# (N, C, L) of the input, with the C channels split into G groups of C/G consecutive
+# (N, G, C/G, L) of the input, with the C channels split into G groups of C/G consecutive
 # channels (group and instance norm), and LayerNormFunction on the view (rows, features),
 # whose affine map is per element rather than per channel.
+#
+# Both return the statistics they normalized with, the mean and invstd = 1/sqrt(var + eps)
+# (as torch.native_layer_norm and torch.native_group_norm do): the modern Function form
+# hands setup_context only inputs and outputs, and the backward pass reuses them instead of
+# recomputing them. At the sizes of this book's models a layer's time is mostly the fixed
+# cost of each PyTorch operation (a few microseconds of dispatch), so the fast paths below
+# count operations as carefully as passes over memory.
 
 
-def _sum_of_squares_mean(centered: Tensor, dim: int) -> Tensor:
-    """Mean of the squares along the contiguous axis ``dim`` (kept): the 2-norm kernel
-    reads the tensor once without a squared temporary, about twice as fast as
-    ``(c * c).mean(dim)`` on a CPU."""
-    norm = torch.linalg.vector_norm(centered, 2, dim, keepdim=True)
-    return norm * norm / centered.shape[dim]
+# _SLOPE_OFFSET. The input gradient of a normalization is slope·(x − μ) + shift + gain·dy
+# with slope, shift per group. The fast paths write it as slope·x + (shift − slope·μ), one
+# pass over the buffer fewer, as PyTorch's own CPU kernels do. When |μ| ≫ σ the two terms
+# are large and cancel, but only down to the rounding of x itself: float32 stores x with
+# an absolute error of 2⁻²⁴·|μ|, and slope·x is off by the same relative amount, so the
+# result is as accurate as the input allows (tests/test_normalization.py checks it at
+# μ = 1000, σ = 1). The sums stay centered, Σ dy·(x − μ): there the cancellation would
+# not be bounded by the input's rounding.
 
 
-def _group_moments(x: Tensor, groups: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Mean and biased variance per (sample, group), shape ``(N, G, 1)``, and ``x``
-    centered by them, as a new tensor of shape ``(N, G, C/G·L)``."""
-    # explicit sizes: -1 is ambiguous for an empty batch
-    grouped = x.reshape(x.shape[0], groups, x.shape[1] // groups * math.prod(x.shape[2:]))
-    mean = grouped.mean(2, keepdim=True)
-    centered = grouped - mean
-    return mean, _sum_of_squares_mean(centered, 2), centered
+def _cast(t: Tensor, dtype: torch.dtype) -> Tensor:
+    """``t.to(dtype)``, without dispatching an operation when it already has that dtype."""
+    return t if t.dtype == dtype else t.to(dtype)
+
+
+def _invstd(centered: Tensor, dims: int | tuple[int, ...], count: int, eps: float) -> Tensor:
+    r""":math:`1/\sqrt{\sum (x - \mu)^2 / m + \epsilon}` over ``dims`` (kept), from the
+    2-norm of the centered values: the norm kernel reads the tensor once without a squared
+    temporary (about twice as fast as ``(c * c).mean(dims)`` on a CPU), and the rest are
+    in-place operations on the small result, which is new. The two passes (mean, then the
+    spread around it) keep float32 accurate when :math:`|\mu| \gg \sigma`, where
+    :math:`\mathrm{E}[x^2] - \mathrm{E}[x]^2` would cancel. Not for a recorded graph."""
+    norm = torch.linalg.vector_norm(centered, 2, dims, keepdim=True)
+    # mul_(norm), not square_(): vmap has a batching rule for the one, not the other
+    return norm.mul_(norm).mul_(1 / max(count, 1)).add_(eps).rsqrt_()
 
 
 class GroupNormFunction(_Function):
     r"""Normalization per (sample, group of channels), with a hand-derived backward pass.
 
-    ``output, mean, var = GroupNormFunction.apply(input, num_groups, weight, bias, eps)``
-    for ``input`` of shape ``(N, C, *)`` (viewed inside as ``(N, C, L)``, so that autograd
-    records no view nodes around it): the channels of each sample are split into
+    ``output, mean, invstd = GroupNormFunction.apply(input, num_groups, weight, bias, eps)``
+    for ``input`` of shape ``(N, C, *)`` (viewed inside as ``(N, G, C/G, L)``, so that
+    autograd records no view nodes around it): the channels of each sample are split into
     ``num_groups`` groups of consecutive channels, each group is normalized over its
     :math:`m = C/G \cdot L` values, and an optional per-channel affine map follows. It is
-    group norm; instance norm is ``num_groups = C``. ``mean`` and the biased ``var`` have
-    shape ``(N, G)`` and are not differentiable.
+    group norm; instance norm is ``num_groups = C``. ``mean`` and ``invstd``
+    :math:`= 1/\sqrt{\sigma^2 + \epsilon}` (biased variance) have shape ``(N, G)`` and are
+    not differentiable, like the statistics of ``torch.native_group_norm``.
 
     Forward, with :math:`s_{nc} = \gamma_c\,\mathrm{invstd}_{ng}`: :math:`y = (x -
-    \mu_{ng})\,s_{nc} + \beta_c`, one pass over the centered copy. Backward: the gradient
+    \mu_{ng})\,s_{nc} + \beta_c`, in place on the centered copy. Backward: the gradient
     of a normalization is the same projection as batch norm's
     (:func:`batch_norm_backward_elemt`), taken over each group instead of each channel;
     because :math:`\gamma` varies *within* a group, the per-group sums are weighted,
@@ -731,61 +750,59 @@ class GroupNormFunction(_Function):
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Normalize each (sample, group) and apply the per-channel affine map."""
         x = _as_compute(input)
-        n = x.shape[0]
-        mean, var, centered = _group_moments(x, num_groups)  # centered: (N, G, C/G·L)
-        invstd = torch.rsqrt(var + eps)
-        spatial = math.prod(x.shape[2:])
-        out = centered.view(n, num_groups, x.shape[1] // num_groups, spatial)  # (N,G,C/G,L)
-        scale = invstd.unsqueeze(3)
-        if weight is not None:
-            scale = scale * weight.view(1, num_groups, -1, 1)
-        if _inplace_ok(input, weight, bias):
-            out = out.mul_(scale)
+        n, c = x.shape[0], x.shape[1]
+        # explicit sizes: -1 is ambiguous for an empty batch
+        shape = (n, num_groups, c // num_groups, math.prod(x.shape[2:]))  # (N, G, C/G, L)
+        grouped = x.reshape(shape)
+        mean = grouped.mean((2, 3), keepdim=True)  # (N, G, 1, 1)
+        centered = grouped - mean
+        invstd = _invstd(centered, (2, 3), shape[2] * shape[3], eps)
+        scale = invstd if weight is None else invstd * weight.view(1, num_groups, -1, 1)
+        if _inplace_ok(input, weight, bias):  # no graph: the centered copy becomes the output
+            out = centered.mul_(scale)
             if bias is not None:
                 out = out.add_(bias.view(1, num_groups, -1, 1))
         elif bias is None:
-            out = out * scale
+            out = centered * scale
         else:
-            out = torch.addcmul(bias.view(1, num_groups, -1, 1), out, scale)
+            out = torch.addcmul(bias.view(1, num_groups, -1, 1), centered, scale)
         return (
-            out.reshape(x.shape).to(input.dtype),
+            _cast(out.view(input.shape), input.dtype),
             mean.view(n, num_groups),
-            var.view(n, num_groups),
+            invstd.view(n, num_groups),
         )
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
         input, num_groups, weight, bias, eps = inputs
-        _, mean, var = output
-        invstd = torch.rsqrt(var + eps)
+        _, mean, invstd = output
+        ctx.mark_non_differentiable(mean, invstd)
         ctx.save_for_backward(input, weight, mean, invstd)
         ctx.save_for_forward(input, weight, mean, invstd)
         ctx.num_groups, ctx.eps, ctx.has_bias = num_groups, eps, bias is not None
-        ctx.mark_non_differentiable(mean, var)
         ctx.set_materialize_grads(False)
 
     @staticmethod
     def backward(
-        ctx: Any, grad_output: Tensor | None, _grad_mean: Any, _grad_var: Any
+        ctx: Any, grad_output: Tensor | None, _grad_mean: Any, _grad_invstd: Any
     ) -> tuple[Tensor | None, ...]:
         """Gradients of the input, weight and bias from per-(sample, channel) sums."""
         if grad_output is None:
             return None, None, None, None, None
         input, weight, mean, invstd = ctx.saved_tensors  # statistics: (N, G)
         x, groups = _as_compute(input), ctx.num_groups
-        n, c = x.shape[:2]
-        shape = (n, groups, c // groups, math.prod(x.shape[2:]))
-        dy = _as_compute(grad_output).reshape(shape)
-        inplace = not torch.is_grad_enabled() and _inplace_ok(dy, weight)
+        n, c = x.shape[0], x.shape[1]
+        shape = (n, groups, c // groups, math.prod(x.shape[2:]))  # (N, G, C/G, L)
+        x, dy = x.reshape(shape), _as_compute(grad_output).reshape(shape)
+        count = shape[2] * shape[3]
         if torch.is_grad_enabled():  # create_graph=True: statistics as functions of input
-            mean, var, centered = _group_moments(x, groups)
-            invstd = torch.rsqrt(var + ctx.eps)
-            centered = centered.view(shape)
-        else:
-            mean = mean.view(n, groups, 1, 1)
-            centered = x.reshape(shape) - mean
-        invstd = invstd.view(n, groups, 1, 1)
-        # per (sample, channel) sums over the positions: the only passes over the tensors
+            mean = x.mean((2, 3), keepdim=True)
+            invstd = torch.rsqrt((x - mean).square().mean((2, 3), keepdim=True) + ctx.eps)
+        else:  # the forward pass's statistics, viewed as (N, G, 1, 1)
+            mean, invstd = mean.view(n, groups, 1, 1), invstd.view(n, groups, 1, 1)
+        inplace = not torch.is_grad_enabled() and _inplace_ok(dy, weight)
+        centered = x - mean
+        # per (sample, channel) sums over the positions: the only reductions of the tensors
         sum_dy = dy.sum(3, keepdim=True)  # (N, G, C/G, 1)
         if inplace:  # one large buffer: dy·(x − μ) now, the input gradient below
             sum_dy_xmu = centered.mul_(dy).sum(3, keepdim=True)
@@ -793,24 +810,25 @@ class GroupNormFunction(_Function):
             sum_dy_xmu = (dy * centered).sum(3, keepdim=True)
         grad_input = grad_weight = grad_bias = None
         if weight is not None and ctx.needs_input_grad[2]:
-            grad_weight = (sum_dy_xmu * invstd).sum(0).view(c).to(weight.dtype)
+            grad_weight = _cast((sum_dy_xmu * invstd).sum(0).view(c), weight.dtype)
         if ctx.has_bias and ctx.needs_input_grad[3]:
             dtype = weight.dtype if weight is not None else input.dtype
-            grad_bias = sum_dy.sum(0).view(c).to(dtype)
+            grad_bias = _cast(sum_dy.sum(0).view(c), dtype)
         if ctx.needs_input_grad[0]:
-            count = c // groups * shape[3]
+            # dL/dx = gain·dy + slope·(x − μ) + shift, batch norm's projection per group
             gain = invstd
             if weight is not None:  # gamma varies inside a group: weight the sums by it
                 w = _as_compute(weight).view(1, groups, -1, 1)
                 sum_dy, sum_dy_xmu, gain = sum_dy * w, sum_dy_xmu * w, invstd * w
-            shift = -invstd * sum_dy.sum(2, keepdim=True) / count
-            slope = -invstd.pow(3) * sum_dy_xmu.sum(2, keepdim=True) / count
-            if inplace:  # x − μ again, into the buffer
-                grad_input = torch.sub(x.reshape(shape), mean, out=centered)
-                grad_input = grad_input.mul_(slope).add_(shift).addcmul_(dy, gain)
-            else:
+            shift = sum_dy.sum(2, keepdim=True) * (invstd / -count)
+            slope = sum_dy_xmu.sum(2, keepdim=True) * (invstd.pow(3) / -count)
+            if inplace:  # into the buffer, as slope·x + offset (see _SLOPE_OFFSET)
+                offset = torch.addcmul(shift, mean, slope, value=-1)
+                grad_input = torch.mul(x, slope, out=centered)
+                grad_input = grad_input.add_(offset).addcmul_(dy, gain)
+            else:  # out of place: a recorded graph, or vmap (no batching rule for addcmul_)
                 grad_input = torch.addcmul(torch.addcmul(shift, centered, slope), dy, gain)
-            grad_input = grad_input.reshape(x.shape).to(input.dtype)
+            grad_input = _cast(grad_input.view(input.shape), input.dtype)
         return grad_input, None, grad_weight, grad_bias, None
 
     @staticmethod
@@ -844,7 +862,7 @@ class GroupNormFunction(_Function):
 
 def _rows(t: Tensor) -> Tensor:
     """``(*, D)`` as ``(R, D)``, with explicit sizes (-1 is ambiguous for no rows)."""
-    return t.reshape(t.numel() // t.shape[-1], t.shape[-1])
+    return t if t.ndim == 2 else t.reshape(t.numel() // t.shape[-1], t.shape[-1])
 
 
 class LayerNormFunction(_Function):
@@ -866,9 +884,8 @@ class LayerNormFunction(_Function):
               \frac{\partial L}{\partial \gamma} = \sum_r dy \odot \hat x, \quad
               \frac{\partial L}{\partial \beta} = \sum_r dy ,
 
-    bars being row means. The sums are matrix-vector products, and without a graph the
-    backward pass allocates one large buffer (fresh large tensors, not arithmetic,
-    dominate a CPU layer norm). Same modern Function form and double backward as
+    bars being row means. The sums weighted by :math:`\gamma` or by invstd are
+    matrix-vector products. Same modern Function form and double backward as
     :class:`BatchNormFunction`.
     """
 
@@ -879,18 +896,17 @@ class LayerNormFunction(_Function):
         input: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Normalize each row, then scale and shift each element."""
-        x = _as_compute(input)
-        x = _rows(x)
+        x = _rows(_as_compute(input))
         mean = x.mean(1, keepdim=True)
         centered = x - mean
-        invstd = torch.rsqrt(_sum_of_squares_mean(centered, 1).add_(eps))
-        if _inplace_ok(input, weight, bias):  # no graph: one buffer for the whole map
-            # (separate passes: addcmul with a broadcast first operand is several times
-            # slower on a CPU)
+        invstd = _invstd(centered, 1, x.shape[1], eps)
+        if _inplace_ok(input, weight, bias):  # no graph: the centered copy becomes the output
             out = centered.mul_(invstd)
-            if weight is not None:
+            if weight is not None and bias is not None:  # β + x̂·γ in one pass
+                out = torch.addcmul(bias, out, weight, out=out)
+            elif weight is not None:
                 out = out.mul_(weight)
-            if bias is not None:
+            elif bias is not None:
                 out = out.add_(bias)
         else:
             out = centered * invstd
@@ -898,7 +914,9 @@ class LayerNormFunction(_Function):
                 out = out * weight if bias is None else torch.addcmul(bias, out, weight)
             elif bias is not None:
                 out = out + bias
-        return out.view(input.shape).to(input.dtype), mean, invstd
+        if out.shape != input.shape:
+            out = out.view(input.shape)
+        return _cast(out, input.dtype), mean, invstd
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
@@ -926,11 +944,13 @@ class LayerNormFunction(_Function):
             grads = _layer_norm_backward_inplace(ctx, x, dy, w, mean, invstd)
         grad_input, grad_weight, grad_bias = grads
         if grad_input is not None:
-            grad_input = grad_input.view(input.shape).to(input.dtype)
+            if grad_input.shape != input.shape:
+                grad_input = grad_input.view(input.shape)
+            grad_input = _cast(grad_input, input.dtype)
         if grad_weight is not None:
-            grad_weight = grad_weight.to(weight.dtype)
+            grad_weight = _cast(grad_weight, weight.dtype)
         if grad_bias is not None:
-            grad_bias = grad_bias.to(input.dtype if weight is None else weight.dtype)
+            grad_bias = _cast(grad_bias, input.dtype if weight is None else weight.dtype)
         return grad_input, grad_weight, grad_bias, None
 
     @staticmethod
@@ -959,7 +979,7 @@ def _layer_norm_backward_differentiable(
     """The backward formula out of place, with the statistics recomputed from ``x`` so
     that a recorded graph (double backward) sees their dependence on it."""
     centered = x - x.mean(1, keepdim=True)
-    invstd = torch.rsqrt(_sum_of_squares_mean(centered, 1) + ctx.eps)
+    invstd = torch.rsqrt(centered.square().mean(1, keepdim=True) + ctx.eps)
     xhat = centered * invstd
     dy_xhat = dy * xhat
     grad_weight = dy_xhat.sum(0) if w is not None and ctx.needs_input_grad[1] else None
@@ -975,23 +995,31 @@ def _layer_norm_backward_differentiable(
 def _layer_norm_backward_inplace(
     ctx: Any, x: Tensor, dy: Tensor, w: Tensor | None, mean: Tensor, invstd: Tensor
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
-    """The same formula with one large buffer: ``dy·(x − μ)`` for the sums, then, rewritten
-    in place, the input gradient."""
+    """The same formula with the forward pass's statistics and one large buffer:
+    ``dy·(x − μ)`` for the sums, then, rewritten in place, the input gradient."""
     d = x.shape[1]
     grad_bias = dy.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+    # one large buffer: a fresh one costs more than a pass over it once the tensor no
+    # longer fits the allocator's cache (every new page is faulted in)
     buf = torch.sub(x, mean).mul_(dy)  # dy·(x − μ) = dy·x̂/invstd, row by row
-    rstd = invstd.squeeze(1)
-    # Σ_r dy·x̂ = (dy·(x − μ))ᵀ invstd, a matrix-vector product
-    grad_weight = buf.t() @ rstd if w is not None and ctx.needs_input_grad[1] else None
+    grad_weight = None
+    if w is not None and ctx.needs_input_grad[1]:  # Σ_r dy·x̂ = (dy·(x − μ))ᵀ invstd
+        grad_weight = torch.mv(buf.t(), invstd.squeeze(1))
     grad_input = None
     if ctx.needs_input_grad[0]:
+        # −ḡ and −mean(g·(x − μ)) per row; weighted by gamma they are products with the
+        # column −γ/D
         if w is None:
-            sum_g, sum_g_xmu = dy.sum(1, keepdim=True), buf.sum(1, keepdim=True)
-        else:  # row sums weighted by gamma: matrix-vector products
-            sum_g, sum_g_xmu = (dy @ w).unsqueeze(1), (buf @ w).unsqueeze(1)
-        # invstd·(g − ḡ) − (x − μ)·invstd³·mean(g·(x − μ)), in the buffer
-        slope = sum_g_xmu.mul_(invstd * invstd / -d)
-        grad_input = torch.sub(x, mean, out=buf).mul_(slope).sub_(sum_g.div_(d))
+            neg_mean_g = dy.sum(1, keepdim=True).mul_(-1 / d)
+            neg_mean_g_xmu = buf.sum(1, keepdim=True).mul_(-1 / d)
+        else:
+            column = w.view(d, 1) * (-1 / d)
+            neg_mean_g, neg_mean_g_xmu = torch.mm(dy, column), torch.mm(buf, column)
+        # invstd·(g − ḡ − (x − μ)·invstd²·mean(g·(x − μ))), in the buffer, as
+        # invstd·(g + slope·x + offset): see _SLOPE_OFFSET
+        slope = neg_mean_g_xmu.mul_(invstd).mul_(invstd)
+        offset = torch.addcmul(neg_mean_g, mean, slope, value=-1)
+        grad_input = torch.mul(x, slope, out=buf).add_(offset)
         grad_input = grad_input.add_(dy) if w is None else grad_input.addcmul_(dy, w)
         grad_input = grad_input.mul_(invstd)
     return grad_input, grad_weight, grad_bias
@@ -1209,16 +1237,18 @@ def instance_norm(
             "instance_norm: expected more than 1 spatial element when using input "
             f"statistics, got input size {tuple(input.shape)}; one value has zero variance"
         )
-    output, mean, var = _apply(GroupNormFunction, input, c, weight, bias, eps)
+    output, mean, invstd = _apply(GroupNormFunction, input, c, weight, bias, eps)
     if running_mean is not None and running_var is not None and n > 0:
         # PyTorch averages the per-instance statistics over the batch; averaging the
         # biased variances and then correcting by spatial/(spatial - 1) is the same as
-        # averaging the unbiased ones
+        # averaging the unbiased ones. var = invstd⁻² − eps is exact up to the rounding of
+        # var + eps (relative 1e-7 in float32), which is all the kernel ever stored
+        var = invstd.pow(-2).sub_(eps)
         _update_running_stats(
             running_mean,
             running_var,
-            mean.view(n, c).mean(0),
-            var.view(n, c).mean(0),
+            mean.mean(0),
+            var.mean(0),
             spatial,
             momentum,
         )
@@ -1234,11 +1264,10 @@ def layer_norm(
 ) -> Tensor:
     r"""Layer normalization (Ba et al. 2016), like ``torch.nn.functional.layer_norm``.
 
-    Each sample is normalized over its last ``len(normalized_shape)`` dimensions (one
-    group of the view ``(rows, 1, features)`` in :class:`GroupNormFunction`), then scaled
-    and shifted **per
-    element** by ``weight`` and ``bias`` of shape ``normalized_shape``. The same
-    computation in training and evaluation.
+    Each sample is normalized over its last ``len(normalized_shape)`` dimensions (the
+    rows of the view ``(rows, features)`` in :class:`LayerNormFunction`), then scaled and
+    shifted **per element** by ``weight`` and ``bias`` of shape ``normalized_shape``. The
+    same computation in training and evaluation.
 
     Args:
         input: ``(*, *normalized_shape)``.
