@@ -8,6 +8,7 @@ that visible and testable.
     python tools/i18n.py update [--pages intro api ...]   extract .pot files, update the .po files
     python tools/i18n.py config [--execute cache|off]    write the zh build's config file
     python tools/i18n.py check  [--pages ...]            fail on what is untranslated or stale
+    python tools/i18n.py rendered _build/html-zh         fail where the build kept the English
 
 ``check`` extracts the .pot files afresh from the current sources (or reads them from
 ``--pot-dir``) and compares *content*, never file times (a fresh clone has meaningless
@@ -94,6 +95,19 @@ def gettext_config() -> dict:
     return cfg
 
 
+def en_config(cache: Path = CACHE_DIR) -> dict:
+    """The English build of make book: _config.yml with execution through a cache.
+
+    make book empties ``cache`` first, so every notebook is still executed once per build
+    (the cache cannot see changes in src/, the reason _config.yml says ``force``); the
+    executed notebooks stay in the cache for the zh build, which then executes nothing.
+    """
+    cfg = _absolute_paths(copy.deepcopy(_book_config()))
+    cfg["execute"]["execute_notebooks"] = "cache"
+    cfg["execute"]["cache"] = str(cache)
+    return cfg
+
+
 def zh_config(execute: str = "cache", cache: Path = CACHE_DIR, other_url: str = "") -> dict:
     """The zh build's config: catalogs, Chinese search, Chinese interface strings.
 
@@ -117,7 +131,8 @@ def zh_config(execute: str = "cache", cache: Path = CACHE_DIR, other_url: str = 
             # Sphinx's Chinese search splits words with jieba (without it, nothing is found)
             "html_search_language": "zh",
             "html_theme_options": {"search_bar_text": SEARCH_BAR_TEXT},
-            "normlab_other_edition": other_url or "../html/",
+            # where the English edition is, from the zh root (default: _build/html)
+            "normlab_other_edition": other_url,
         }
     )
     # Jupyter Book writes its own html_theme_options; merge ours into them
@@ -232,6 +247,11 @@ PROSE = re.compile(r"[A-Za-z]{2,}(?:\W+[A-Za-z]{2,}){2,}")  # three English word
 TEX_COMMAND = re.compile(r"\\[A-Za-z]+|[_^]\{")
 
 
+# msgstr is parsed as MyST: "1. Title" becomes a list, and Sphinx then keeps the English
+# (the msgid of a heading "## 1. Title" is "1. Title": its msgstr must escape the dot)
+LIST_START = re.compile(r"^\d+[.)](\s|$)")
+
+
 def is_display_math(msgid: str) -> bool:
     """Whether an entry is a display-math block (``$$ ... $$`` or an amsmath environment).
 
@@ -266,6 +286,9 @@ def entry_problems(entry: Entry) -> list[str]:
             return [f"fuzzy display math (empty it): {short!r}"]
         return []
     problems = []
+    if LIST_START.match(entry.msgstr):
+        problems.append(f"starts like a numbered list item, which Sphinx rejects for a heading "
+                        f"or paragraph (write 1\\. ...): {short!r}")
     if "fuzzy" in entry.flags:
         problems.append(f"fuzzy: {short!r}")
     if not entry.msgstr:
@@ -299,6 +322,54 @@ def count_untranslated(po: Path) -> tuple[int, int]:
     """(entries still to translate, entries) of a catalog."""
     entries = [e for e in read_catalog(po) if not e.obsolete]
     return sum(bool(entry_problems(e)) for e in entries), len(entries)
+
+
+def _key(text: str) -> str:
+    """Letters and digits only, lower case: what survives rendering (quotes, markup) unchanged."""
+    return re.sub(r"[^A-Za-z0-9]", "", text).lower()
+
+
+def rendered_key(msgid: str) -> str:
+    """``_key`` of the text that ``msgid`` renders as (maths, code markup and link targets gone)."""
+    text = re.sub(r"\$[^$]*\$", " ", msgid)
+    text = re.sub(r"\{[\w:-]+\}`([^`<]*?)\s*<[^>]*>`", r"\1", text)  # {ref}`text <target>`
+    text = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", text)  # {doc}`page`: the title is not known
+    text = re.sub(r"\]\([^)]*\)", "", text)  # [text](target)
+    return _key(text)
+
+
+_BLOCK = re.compile(r"<(h[1-6]|p|li|td|th|dt|caption)\b[^>]*>(.*?)</\1>", re.S)
+
+
+def page_blocks(html: str) -> set[str]:
+    """``_key`` of every heading, paragraph, list item and table cell of a page's article."""
+    start, end = html.find("<article"), html.rfind("</article>")
+    article = html[start:end] if start >= 0 and end > start else html
+    article = re.sub(r'<(span|div) class="math[^"]*"[^>]*>.*?</\1>', " ", article, flags=re.S)
+    article = re.sub(r'<a class="headerlink".*?</a>', " ", article, flags=re.S)
+    return {_key(re.sub(r"<[^>]+>", " ", m.group(2))) for m in _BLOCK.finditer(article)}
+
+
+def html_problems(po: Path, html: Path) -> list[str]:
+    """Translated entries that the built page shows in English.
+
+    Sphinx keeps the English, silently, when it cannot use a translation (e.g. a msgstr
+    that parses as another kind of node than its msgid). An entry counts as shown in
+    English when a heading, paragraph, list item or table cell of the page has exactly its
+    English text (compared on letters and digits, maths left out).
+    """
+    if not html.is_file():
+        return [f"no page {html}"]
+    blocks = page_blocks(html.read_text(encoding="utf-8"))
+    problems = []
+    for entry in read_catalog(po):
+        if entry.obsolete or not entry.msgstr or entry.msgstr == entry.msgid:
+            continue
+        key = rendered_key(entry.msgid)
+        if len(key) >= 12 and has_prose(entry.msgid) and key in blocks:
+            short = entry.msgid if len(entry.msgid) <= 70 else entry.msgid[:67] + "..."
+            problems.append(f"shown in English in {html.name}: {short!r}")
+    return problems
 
 
 # ----------------------------------------------------------------------------------------
@@ -416,15 +487,19 @@ def read_catalog_text(text: str) -> list[Entry]:
         Path(f.name).unlink()
 
 
-def check(pages: list[str], pot_dir: Path | None, report: list[str]) -> int:
+def check(pages: list[str], pot_dir: Path | None, report: list[str],
+          html_dir: Path | None = None) -> int:
     """Print every problem of the given pages' catalogs; returns the number of problems.
 
-    ``report`` pages are not checked, only counted (the pages not translated yet).
+    ``report`` pages are not checked, only counted (the pages not translated yet). With
+    ``html_dir`` (a built zh edition), each page is also checked for English fallbacks.
     """
     pot_dir = pot_dir or extract(GENERATED / "gettext")
     n = 0
     for page in pages:
         problems = catalog_problems(_po_for(page), _pot_for(pot_dir, page))
+        if html_dir is not None and not problems:
+            problems = html_problems(_po_for(page), html_dir / f"{page}.html")
         for p in problems:
             print(f"{page}: {p}")
         n += len(problems)
@@ -457,6 +532,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--pages", nargs="+", help="pages (default: every page in _toc.yml)")
     up.add_argument("--pot-dir", type=Path, help="use these .pot files instead of extracting")
     cf = sub.add_parser("config", help="write the zh build's config file")
+    cf.add_argument("--edition", default=LANGUAGE, choices=["en", LANGUAGE],
+                    help="en: make book's English config (cache mode); zh_CN: the zh build's")
     cf.add_argument("--execute", default="cache", choices=["cache", "off", "force"])
     cf.add_argument("--cache", type=Path, default=CACHE_DIR)
     cf.add_argument("--other-url", default="", help="the English edition, from a zh page's folder")
@@ -466,13 +543,33 @@ def main(argv: list[str] | None = None) -> int:
     ck.add_argument("--translated", action="store_true",
                     help="check the pages listed in TRANSLATED, count the others")
     ck.add_argument("--pot-dir", type=Path, help="use these .pot files instead of extracting")
+    ck.add_argument("--html", type=Path,
+                    help="a built zh edition: also fail where a page shows English instead")
+    rd = sub.add_parser("rendered",
+                        help="fail where a built zh page shows translated text in English")
+    rd.add_argument("html_dir", type=Path, help="the built zh edition, e.g. _build/html-zh")
+    rd.add_argument("--pages", nargs="+", help="pages (default: the translated ones)")
     args = parser.parse_args(argv)
 
     all_pages = toc_pages()
     if args.command == "config":
-        path = write_config(zh_config(args.execute, args.cache.resolve(), args.other_url), args.out)
+        if args.edition == "en":
+            cfg = en_config(args.cache.resolve())
+            out = args.out if args.out != cf.get_default("out") else GENERATED / "_config.en.yml"
+        else:
+            cfg, out = zh_config(args.execute, args.cache.resolve(), args.other_url), args.out
+        path = write_config(cfg, out)
         print(path)
         return 0
+    if args.command == "rendered":
+        n = 0
+        for page in args.pages or TRANSLATED:
+            problems = html_problems(_po_for(page), args.html_dir / f"{page}.html")
+            for p in problems:
+                print(f"{page}: {p}")
+            n += len(problems)
+        print(f"{n} translated entries shown in English in {args.html_dir}")
+        return 1 if n else 0
     pages = args.pages or (list(TRANSLATED) if getattr(args, "translated", False) else all_pages)
     unknown = [p for p in pages if p not in all_pages]
     if unknown:
@@ -481,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         update(pages, args.pot_dir)
         return 0
     report = [p for p in all_pages if p not in pages] if args.translated else []
-    n = check(pages, args.pot_dir, report)
+    n = check(pages, args.pot_dir, report, args.html)
     if n:
         print(f"{n} problems in the zh_CN catalogs", file=sys.stderr)
         return 1
