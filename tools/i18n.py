@@ -49,6 +49,7 @@ LANGUAGE = "zh_CN"
 LOCALE_DIR = ROOT / "locales"
 CATALOG_DIR = LOCALE_DIR / LANGUAGE / "LC_MESSAGES"
 TOC_ZH = ROOT / "_toc.zh_CN.yml"
+SEARCH_DICT = LOCALE_DIR / LANGUAGE / "search_dict.txt"  # the book's terms, for jieba
 GENERATED = ROOT / "_build" / "i18n"
 # The English build's execution cache (make book empties it first, so that every
 # notebook runs once per build); the zh build reads the executed outputs from it.
@@ -130,6 +131,8 @@ def zh_config(execute: str = "cache", cache: Path = CACHE_DIR, other_url: str = 
             "gettext_compact": False,
             # Sphinx's Chinese search splits words with jieba (without it, nothing is found)
             "html_search_language": "zh",
+            # jieba's own dictionary cuts 谱归一化 into 谱 + 归一化: the book's terms, whole
+            "html_search_options": {"dict": str(SEARCH_DICT)},
             "html_theme_options": {"search_bar_text": SEARCH_BAR_TEXT},
             # where the English edition is, from the zh root (default: _build/html)
             "normlab_other_edition": other_url,
