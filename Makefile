@@ -1,6 +1,6 @@
 # Commands for readers and CI (Linux and macOS; on Windows see the README, Platforms):
 #   make book   build the whole book (notebooks executed) into _build/html
-#   make test   lint, unit tests, every notebook under nbval, and the strict book build
+#   make test   lint (ruff, mypy), unit tests, every notebook under nbval, and the strict book build
 #   make pdf    the whole book as one PDF, _build/pdf/normlab.pdf (needs Chromium)
 # Every target creates .venv on first use and installs the locked book environment:
 # requirements.txt (what the book needs) with the exact versions of requirements-lock.txt.
@@ -32,7 +32,7 @@ export NORMLAB_QUIET = 1
 
 help:
 	@echo "make book       build the book into _build/html (executes every notebook)"
-	@echo "make test       ruff, unit tests, notebooks under nbval, strict book build"
+	@echo "make test       ruff, mypy, unit tests, notebooks under nbval, strict book build"
 	@echo "make claims     re-run the chapters under NORMLAB_SEED=1..10, record which claims hold"
 	@echo "make pdf        the whole book as one PDF in _build/pdf (needs Chromium)"
 	@echo "make book-zh    the Chinese edition into _build/html-zh (from make book's executed notebooks)"
@@ -84,8 +84,11 @@ lock: install
 	touch $(STAMP)
 	@echo "wrote $(LOCK): $$(grep -c '==' $(LOCK)) packages"
 
+# mypy checks src/normlab and tests/test_typing.py ([tool.mypy] in pyproject.toml), with
+# its cache in .mypy_cache
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 unit: install
 	$(BIN)/python -m pytest tests
@@ -108,16 +111,16 @@ book: install
 	@echo "The book is at: $(CURDIR)/_build/html/index.html"
 
 # One HTML page with the whole book (notebooks executed), printed by headless Chromium.
-# The maths is typeset by MathJax from its CDN, or, without a network, by a local copy
-# (Debian/Ubuntu: apt-get install libjs-mathjax; or MATHJAX=/path/to/tex-mml-chtml.js).
+# The maths is typeset offline by the book's own MathJax (_vendor/mathjax, copied next to
+# the page as for the HTML book); tools/print_pdf.py refuses a page that loads scripts
+# from the network.
 CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || command -v google-chrome || command -v google-chrome-stable)
-MATHJAX  ?= $(wildcard /usr/share/javascript/mathjax/MathJax.js)
 
 pdf: install
 	@test -n "$(CHROMIUM)" || { echo "error: make pdf needs Chromium or Chrome (Debian/Ubuntu: apt-get install chromium), or CHROMIUM=/path/to/chrome" >&2; exit 1; }
 	$(BIN)/jupyter-book build . --builder singlehtml -n --keep-going --all
 	mkdir -p _build/pdf
-	$(BIN)/python tools/print_pdf.py "$(CHROMIUM)" _build/singlehtml/index.html _build/pdf/normlab.pdf "$(MATHJAX)"
+	$(BIN)/python tools/print_pdf.py "$(CHROMIUM)" _build/singlehtml/index.html _build/pdf/normlab.pdf
 
 test: lint unit notebooks book i18n book-zh
 
@@ -164,7 +167,7 @@ claims: install
 	$(BIN)/python tools/claims.py $(CLAIMS_ARGS)
 
 clean:
-	rm -rf _build build dist .pytest_cache .ruff_cache .hypothesis src/*.egg-info
+	rm -rf _build build dist .pytest_cache .ruff_cache .mypy_cache .hypothesis src/*.egg-info
 
 distclean: clean
 	rm -rf $(VENV)

@@ -1,10 +1,12 @@
 """Print the single-page HTML book to one PDF with headless Chromium (run by `make pdf`).
 
-    python tools/print_pdf.py CHROMIUM _build/singlehtml/index.html _build/pdf/normlab.pdf [MATHJAX]
+    python tools/print_pdf.py CHROMIUM _build/singlehtml/index.html _build/pdf/normlab.pdf
 
-The page loads MathJax from its CDN; MATHJAX, the path of a local MathJax 2 ``MathJax.js``
-(Debian: ``apt-get install libjs-mathjax``) or MathJax 3 ``tex-*.js``, renders the maths
-without a network. Chromium is given virtual time to run MathJax before it prints.
+The maths is typeset by the book's own MathJax (`_vendor/mathjax`, which the build copies to
+`_static/mathjax` next to the page, as for the HTML book): no CDN and no system copy, so the
+PDF is made offline with the same MathJax as the web pages. The script refuses a page that
+loads MathJax, or any other script, from elsewhere. Chromium is given virtual time to run
+MathJax before it prints.
 """
 
 from __future__ import annotations
@@ -15,33 +17,33 @@ import sys
 import time
 from pathlib import Path
 
+#: Where Jupyter Book's page loads the vendored MathJax from (mathjax_path in _config.yml).
+MATHJAX = "_static/mathjax/tex-chtml.js"
+REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"']((?:https?:)?//[^\"']+)", re.IGNORECASE)
 
-def with_local_mathjax(html: str, mathjax: Path) -> str:
-    src = mathjax.resolve().as_uri()
-    if mathjax.name == "MathJax.js":  # MathJax 2 needs its configuration in the URL
-        src += "?config=TeX-AMS-MML_HTMLorMML"
-    html, count = re.subn(r'src="[^"]*mathjax[^"]*\.js[^"]*"', f'src="{src}"', html, count=1)
-    if mathjax.name == "MathJax.js":  # the page's MathJax 3 configuration would confuse 2
-        html = re.sub(r"<script>\s*window\.MathJax\s*=.*?</script>", "", html, flags=re.S)
-    if count == 0:
-        raise SystemExit("no MathJax <script> found in the page")
-    return html
+
+def check_offline_mathjax(page: Path, html: str) -> None:
+    """Raise SystemExit unless ``page`` loads the vendored MathJax and nothing remote."""
+    remote = REMOTE_SCRIPT.findall(html)
+    if remote:
+        raise SystemExit(f"{page} loads scripts from the network: {', '.join(remote)}")
+    sources = re.findall(r'<script\b[^>]*\bsrc="([^"?]*mathjax[^"?]*)', html, re.IGNORECASE)
+    if sources != [MATHJAX]:
+        raise SystemExit(f"{page} must load MathJax from {MATHJAX} once, loads {sources}")
+    if not (page.parent / MATHJAX).is_file():
+        raise SystemExit(f"{page.parent / MATHJAX} is missing (the build copies _vendor/)")
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (3, 4):
+    if len(argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
     chromium, page, pdf = argv[0], Path(argv[1]), Path(argv[2])
-    mathjax = Path(argv[3]) if len(argv) == 4 and argv[3] else None
     # Jupyter Book's index.html only redirects to the root page, which holds the book
     redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', page.read_text())
     if redirect:
         page = page.with_name(redirect.group(1))
-    if mathjax is not None:
-        printed = page.with_name("print.html")
-        printed.write_text(with_local_mathjax(page.read_text(), mathjax))
-        page = printed
+    check_offline_mathjax(page, page.read_text())
     pdf.parent.mkdir(parents=True, exist_ok=True)
     pdf.unlink(missing_ok=True)
     command = [
@@ -49,7 +51,7 @@ def main(argv: list[str]) -> int:
         "--headless",
         "--no-sandbox",  # Chromium refuses to run as root otherwise (containers, CI)
         "--disable-gpu",
-        "--allow-file-access-from-files",
+        "--allow-file-access-from-files",  # MathJax loads its fonts and TeX extensions
         "--no-pdf-header-footer",
         "--virtual-time-budget=300000",  # ms of page time for MathJax before printing
         f"--print-to-pdf={pdf.resolve()}",

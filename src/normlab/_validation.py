@@ -44,9 +44,13 @@ def check_tensor(x: object, name: str) -> torch.Tensor:
     return x
 
 
-def check_floating(x: torch.Tensor, name: str) -> torch.Tensor:
-    """Raise ``TypeError`` unless ``x`` is a real floating-point tensor."""
-    check_tensor(x, name)
+def check_floating(x: object, name: str) -> torch.Tensor:
+    """Raise ``TypeError`` unless ``x`` is a real floating-point tensor; return it.
+
+    Callers rebind the argument to the result (``x = check_floating(x, "x")``), which is
+    what tells a type checker that ``x`` is a tensor from there on.
+    """
+    x = check_tensor(x, name)
     if not x.is_floating_point():
         raise TypeError(
             f"{name} must be a floating-point tensor (float16/bfloat16/float32/float64), "
@@ -79,7 +83,7 @@ def check_batch(x: object, name: str, what: str) -> torch.Tensor:
     ``what`` names the batch in the message (``"a batch of samples"``); the first dimension is
     the batch, the others the features of one element.
     """
-    check_floating(x, name)
+    x = check_floating(x, name)
     if x.ndim < 2:
         raise ValueError(
             f"{name} must be {what} of shape (N, *features) with at least 2 dimensions, got a "
@@ -217,7 +221,7 @@ def check_same_device(x: torch.Tensor, name: str, reference: torch.Tensor, ref_n
 
 def check_integer_labels(labels: object, name: str) -> torch.Tensor:
     """Raise ``TypeError`` unless ``labels`` is a tensor of integer class indices (not bool)."""
-    check_tensor(labels, name)
+    labels = check_tensor(labels, name)
     if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
         raise TypeError(f"{name} must hold integer class indices, got dtype {labels.dtype}")
     return labels

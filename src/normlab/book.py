@@ -20,6 +20,7 @@ import math
 import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
 from typing import Any
 
 from normlab._optional import import_optional
@@ -81,7 +82,7 @@ def _strip_docstring(source: str) -> str:
     return "\n".join(lines[:start] + lines[end:])
 
 
-def show_source(obj: object, *, docstring: bool = True) -> SourceCode:
+def show_source(obj: Callable[..., object] | ModuleType, *, docstring: bool = True) -> SourceCode:
     """The source code of a function, class or method, ready to display in a notebook.
 
     Args:
@@ -509,11 +510,11 @@ def summarize_seeds(
     lines: list[list[str]] = [["method", "seed", *keys]]
     summary = {}
     for method, by_seed in rows.items():
-        values = np.array([[float(v[k]) for k in keys] for v in by_seed.values()])
-        for seed, line in zip(by_seed, values, strict=True):
-            lines.append([str(method), str(seed), *(f"{v:.3g}" for v in line)])
-        mean = values.mean(0)
-        sd = values.std(0, ddof=1) if len(values) > 1 else np.full(len(keys), np.nan)
+        table = np.array([[float(v[k]) for k in keys] for v in by_seed.values()])
+        for seed, numbers in zip(by_seed, table, strict=True):
+            lines.append([str(method), str(seed), *(f"{v:.3g}" for v in numbers)])
+        mean = table.mean(0)
+        sd = table.std(0, ddof=1) if len(table) > 1 else np.full(len(keys), np.nan)
         pairs = zip(mean, sd, strict=True)
         lines.append([str(method), "mean", *(f"{m:.3g}±{d:.2g}" for m, d in pairs)])
         summary[method] = {k: (float(m), float(d)) for k, m, d in zip(keys, mean, sd, strict=True)}

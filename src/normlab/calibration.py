@@ -43,7 +43,7 @@ __all__ = [
 
 
 def _check_labels(labels: object, n: int, num_classes: int) -> torch.Tensor:
-    check_integer_labels(labels, "labels")
+    labels = check_integer_labels(labels, "labels")
     check_ndim(labels, "labels", 1, "of class indices")
     if len(labels) != n:
         raise ValueError(f"labels must have one entry per sample ({n}), got {len(labels)}")
@@ -54,7 +54,7 @@ def _check_labels(labels: object, n: int, num_classes: int) -> torch.Tensor:
 
 
 def _check_probs(probs: object) -> torch.Tensor:
-    check_floating(probs, "probs")
+    probs = check_floating(probs, "probs")
     check_ndim(probs, "probs", 2, "of shape (N, C)")
     check_nonempty(probs, "probs")
     # sqrt(machine epsilon): any softmax output passes, a non-distribution does not
@@ -214,7 +214,7 @@ def fit_temperature(
         ValueError: wrong shapes, empty or non-finite logits, labels out of range, bad
             ``bounds``.
     """
-    check_floating(logits, "logits")
+    logits = check_floating(logits, "logits")
     check_ndim(logits, "logits", 2, "of shape (N, C)")
     check_nonempty(logits, "logits")
     labels = _check_labels(labels, logits.shape[0], logits.shape[1])

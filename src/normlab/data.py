@@ -8,7 +8,8 @@ loaded; it comes with normlab's ``data`` extra
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 
@@ -37,7 +38,7 @@ class Digits(NamedTuple):
     test: Split
 
 
-def _import_sklearn_digits():
+def _import_sklearn_digits() -> tuple[Callable[..., Any], Callable[..., Any]]:
     # scikit-learn bundles the digits data
     options = {"package": "scikit-learn", "extra": "data", "needed_by": "normlab.load_digits"}
     datasets = import_optional("sklearn.datasets", **options)
@@ -97,7 +98,7 @@ def load_digits(
         x_val, y_val = x_rest[:0], y_rest[:0]
         x_test, y_test = x_rest, y_rest
 
-    def as_split(x, y) -> Split:
+    def as_split(x: object, y: object) -> Split:
         xt = torch.as_tensor(x, dtype=torch.float64) / 16.0
         if scale == "symmetric":
             xt = 2.0 * xt - 1.0

@@ -28,7 +28,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
@@ -102,7 +102,10 @@ def _run_rank(
     """The body of every spawned process."""
     torch.set_num_threads(threads)
     try:
-        fn, args, kwargs = _deserialize(call)
+        # launch() serialized this triple
+        fn, args, kwargs = cast(
+            "tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]", _deserialize(call)
+        )
         dist.init_process_group(
             backend,
             init_method=f"tcp://127.0.0.1:{port}",
@@ -318,7 +321,7 @@ class CollectiveLog:
         return sum(self.calls.values())
 
 
-def _payload_bytes(args: tuple, kwargs: dict) -> int:
+def _payload_bytes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
     tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
     return sum(t.numel() * t.element_size() for t in tensors)
 

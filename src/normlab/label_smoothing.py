@@ -152,7 +152,7 @@ def smooth_labels(
             classes; class indices outside [0, C); probability targets whose class dimension
             is not ``C`` long, with negative entries, or that do not sum to 1.
     """
-    check_tensor(target, "target")
+    target = check_tensor(target, "target")
     num_classes = check_int(num_classes, "num_classes")
     if num_classes < 1:
         raise ValueError(f"num_classes must be a positive int (>= 1), got {num_classes}")
@@ -182,7 +182,7 @@ def smooth_labels(
 def _check_weight(weight: object, num_classes: int) -> torch.Tensor | None:
     if weight is None:
         return None
-    check_floating(weight, "weight")
+    weight = check_floating(weight, "weight")
     if weight.ndim != 1 or weight.shape[0] != num_classes:
         raise ValueError(
             f"weight must be a 1-D tensor with one entry per class ({num_classes}), got shape "
@@ -191,7 +191,7 @@ def _check_weight(weight: object, num_classes: int) -> torch.Tensor | None:
     return weight
 
 
-def _reduce(loss: torch.Tensor, reduction: str, denominator: torch.Tensor | float):
+def _reduce(loss: torch.Tensor, reduction: str, denominator: torch.Tensor | float) -> torch.Tensor:
     if reduction == "none":
         return loss
     if reduction == "sum":
@@ -262,8 +262,8 @@ def label_smoothing_cross_entropy(
             the wrong shape. (PyTorch raises ``RuntimeError``/``IndexError`` for most of
             these, and silently treats a negative or NaN ε as 0.)
     """
-    check_floating(logits, "logits")
-    check_tensor(target, "target")
+    logits = check_floating(logits, "logits")
+    target = check_tensor(target, "target")
     if logits.ndim == 0:
         raise ValueError("logits must have a class dimension: shape (C,) or (N, C, ...)")
     class_dim = 0 if logits.ndim == 1 else 1
@@ -402,7 +402,7 @@ class LabelSmoothingCrossEntropy(nn.Module):
         self.epsilon = _check_epsilon(epsilon)
         check_choice(convention, "convention", CONVENTIONS)
         if weight is not None:
-            check_floating(weight, "weight")
+            weight = check_floating(weight, "weight")
             if weight.ndim != 1:
                 raise ValueError(
                     f"weight must be a 1-D tensor of class weights, got shape {tuple(weight.shape)}"
@@ -456,8 +456,8 @@ def template_plane_projection(features: torch.Tensor, templates: torch.Tensor) -
         ValueError: wrong shapes, NaN or inf entries, or templates on one line (they span no
             plane).
     """
-    check_floating(features, "features")
-    check_floating(templates, "templates")
+    features = check_floating(features, "features")
+    templates = check_floating(templates, "templates")
     check_ndim(features, "features", 2, "of shape (N, D)")
     check_finite(features, "features")
     check_finite(templates, "templates")  # else NaN reads as "templates lie on one line"
@@ -502,11 +502,11 @@ def cluster_tightness(points: torch.Tensor, labels: torch.Tensor) -> float:
         ValueError: wrong shapes, NaN or inf points, fewer than two classes, or all
             centroids equal.
     """
-    check_floating(points, "points")
+    points = check_floating(points, "points")
     check_ndim(points, "points", 2, "of shape (N, D)")
     check_nonempty(points, "points")
     check_finite(points, "points")  # a NaN centroid would read as "centroids coincide"
-    check_integer_labels(labels, "labels")
+    labels = check_integer_labels(labels, "labels")
     if labels.shape != points.shape[:1]:
         raise ValueError(
             f"labels must have shape ({points.shape[0]},), one per point, got {tuple(labels.shape)}"
@@ -546,7 +546,7 @@ def one_sided_smooth_labels(target: torch.Tensor, epsilon: float) -> torch.Tenso
             number.
         ValueError: ``target`` holds values other than 0 and 1; ``epsilon`` is outside [0, 1).
     """
-    check_tensor(target, "target")
+    target = check_tensor(target, "target")
     if target.is_complex():  # .to(float32) would silently drop the imaginary part
         raise TypeError(
             f"target must be a bool, integer or real floating tensor, got dtype {target.dtype}"

@@ -50,7 +50,9 @@ MATRIX_ORDS: tuple[str | float, ...] = ("fro", "nuc", 1, -1, 2, -2, math.inf, -m
 # --------------------------------------------------------------------------- helpers
 
 
-def _normalize_dims(dim: int | Sequence[int] | None, ndim: int, name: str = "dim") -> tuple:
+def _normalize_dims(
+    dim: int | Sequence[int] | None, ndim: int, name: str = "dim"
+) -> tuple[int, ...]:
     """Turn ``dim`` into a tuple of distinct non-negative axes of a tensor with ``ndim`` axes.
 
     ``None`` and ``()`` both mean every axis, as in ``torch.linalg.vector_norm``.
@@ -69,8 +71,8 @@ def _normalize_dims(dim: int | Sequence[int] | None, ndim: int, name: str = "dim
         return tuple(range(ndim))
     rank = max(ndim, 1)  # a 0-d tensor accepts dim 0 / -1, as in PyTorch
     out = []
-    for d in dims:
-        d = check_int(d, name)
+    for given in dims:
+        d = check_int(given, name)
         if not -rank <= d < rank:
             raise ValueError(
                 f"{name} must index an axis of a {ndim}-D tensor "
@@ -140,7 +142,7 @@ def vector_norm(
             is not an int, a tuple of ints or None, or ``keepdim`` is not a bool.
         ValueError: ``x`` is empty, ``ord`` is NaN, or ``dim`` is out of range or repeated.
     """
-    check_floating(x, "x")
+    x = check_floating(x, "x")
     check_nonempty(x, "x")
     p = _check_vector_ord(ord)
     dims = _normalize_dims(dim, x.ndim)
@@ -185,7 +187,7 @@ def singular_values(A: torch.Tensor) -> torch.Tensor:
         TypeError: ``A`` is not a floating-point tensor.
         ValueError: ``A`` has fewer than 2 dimensions, is empty, or holds NaN or inf.
     """
-    check_floating(A, "A")
+    A = check_floating(A, "A")
     if A.ndim < 2:
         raise ValueError(f"A must have at least 2 dimensions (a matrix), got {A.ndim}-D")
     check_nonempty(A, "A")
@@ -203,7 +205,7 @@ def singular_values(A: torch.Tensor) -> torch.Tensor:
 
 def _check_matrix_norm_arguments(A: torch.Tensor, ord: object, dim: object) -> tuple[int, int]:
     """Validate ``matrix_norm``'s arguments; return the (row, column) axes, non-negative."""
-    check_floating(A, "A")
+    A = check_floating(A, "A")
     if A.ndim < 2:
         raise ValueError(
             f"A must have at least 2 dimensions (a matrix), got a {A.ndim}-D tensor of shape "
@@ -220,7 +222,8 @@ def _check_matrix_norm_arguments(A: torch.Tensor, ord: object, dim: object) -> t
         )
     if len(dim) != 2:
         raise ValueError(f"dim must be a pair of axes (rows, columns), got {dim!r}")
-    return _normalize_dims(dim, A.ndim)
+    rows, cols = _normalize_dims(dim, A.ndim)  # two distinct axes: it rejects repeats
+    return rows, cols
 
 
 def matrix_norm(
@@ -304,7 +307,7 @@ def spectral_radius(A: torch.Tensor) -> torch.Tensor:
         TypeError: ``A`` is not a floating-point tensor.
         ValueError: ``A`` is not square, is empty, or holds NaN or inf.
     """
-    check_floating(A, "A")
+    A = check_floating(A, "A")
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise ValueError(
             f"A must be a square matrix (or a batch of them), got shape {tuple(A.shape)}"
@@ -329,7 +332,7 @@ def _power_of_two_scale(W: torch.Tensor) -> torch.Tensor:
 
 def _check_start_vector(x: torch.Tensor, name: str, size: int, W: torch.Tensor, what: str) -> None:
     """Validate a starting vector of ``power_iteration`` (``u`` or ``v``)."""
-    check_floating(x, name)
+    x = check_floating(x, name)
     if x.shape != (size,):
         raise ValueError(
             f"{name} must have shape ({size},) to match W of shape {tuple(W.shape)} "
@@ -353,7 +356,7 @@ def _check_power_iteration_arguments(
     v: torch.Tensor | None = None,
 ) -> tuple[int, float]:
     """Validate ``power_iteration``'s arguments; return ``n_iters`` and ``eps``."""
-    check_floating(W, "W")
+    W = check_floating(W, "W")
     check_ndim(W, "W", 2, "(a matrix; reshape higher-dimensional weights first, e.g. W.flatten(1))")
     check_nonempty(W, "W")
     n_iters = check_positive_int(n_iters, "n_iters")
@@ -455,6 +458,7 @@ def power_iteration(
             for _ in range(n_iters):
                 u = F.normalize(scaled @ v, dim=0, eps=eps)
                 v = F.normalize(scaled.mT @ u, dim=0, eps=eps)
+        assert u is not None and v is not None  # n_iters >= 1: the loop set both
         sigma = torch.dot(u, W @ v)
     return sigma, u, v
 

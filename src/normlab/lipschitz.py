@@ -30,6 +30,7 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -64,6 +65,11 @@ __all__ = [
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _TRANSPOSED_CONVS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _SHAPE_PRESERVING = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
+# What isinstance(conv, _CONVS + _TRANSPOSED_CONVS) narrows to: the helpers below take it,
+# so that a type checker sees the layers' typed attributes (weight, stride, padding ...).
+_Conv = (
+    nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.ConvTranspose1d | nn.ConvTranspose2d | nn.ConvTranspose3d
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -228,7 +234,7 @@ def circular_conv_singular_values(
         ValueError: ``weight`` is not 3-D to 5-D or empty; ``input_size`` has the wrong
             length or is smaller than the kernel; ``groups`` does not divide ``c_out``.
     """
-    check_floating(weight, "weight")
+    weight = check_floating(weight, "weight")
     if weight.ndim not in (3, 4, 5):
         raise ValueError(
             "weight must be a 3-D, 4-D or 5-D conv kernel (c_out, c_in/groups, *kernel), "
@@ -245,15 +251,16 @@ def circular_conv_singular_values(
     if weight.shape[0] % groups:
         raise ValueError(f"groups ({groups}) must divide c_out ({weight.shape[0]})")
     # Anything but a sequence is one dilation for every axis, checked as an int below.
-    dilations = tuple(dilation) if isinstance(dilation, (tuple, list)) else (dilation,) * d
-    if len(dilations) != d:
+    given = tuple(dilation) if isinstance(dilation, (tuple, list)) else (dilation,) * d
+    if len(given) != d:
         raise ValueError(f"dilation must be an int or have {d} entries, got {dilation!r}")
-    dilations = tuple(check_positive_int(x, "dilation") for x in dilations)
+    dilations = tuple(check_positive_int(x, "dilation") for x in given)
     kernel = weight.detach().to(torch.float64)
     if any(x > 1 for x in dilations):  # place the taps d apart, zeros in between
         full = [(k - 1) * x + 1 for k, x in zip(kernel.shape[2:], dilations, strict=True)]
         dilated = kernel.new_zeros(*kernel.shape[:2], *full)
-        dilated[(slice(None), slice(None), *(slice(None, None, x) for x in dilations))] = kernel
+        taps = (slice(None), slice(None), *(slice(None, None, x) for x in dilations))
+        dilated[taps] = kernel
         kernel = dilated
     if any(k > n for k, n in zip(kernel.shape[2:], size, strict=True)):
         raise ValueError(
@@ -329,7 +336,7 @@ def operator_norm(
         return fn(x).norm().item()
 
 
-def _conv_output_shape(conv: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
+def _conv_output_shape(conv: _Conv, shape: tuple[int, ...]) -> tuple[int, ...]:
     """Run ``conv`` on zeros to get the output shape; turn PyTorch's error into ours."""
     weight = conv.weight
     try:
@@ -342,7 +349,7 @@ def _conv_output_shape(conv: nn.Module, shape: tuple[int, ...]) -> tuple[int, ..
     return tuple(out.shape[1:])
 
 
-def _check_conv_input(conv: nn.Module, input_shape: object) -> tuple[int, ...]:
+def _check_conv_input(conv: _Conv, input_shape: object) -> tuple[int, ...]:
     shape = _check_input_shape(input_shape)
     d = len(conv.kernel_size)
     if len(shape) != d + 1:
@@ -359,18 +366,20 @@ def _check_conv_input(conv: nn.Module, input_shape: object) -> tuple[int, ...]:
     return shape
 
 
-def _linear_part(conv: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+def _linear_part(conv: _Conv) -> Callable[[torch.Tensor], torch.Tensor]:
     """The convolution without its bias (the bias shifts outputs, it does not stretch)."""
     weight = conv.weight  # read once: a spectrally normalized weight is computed here
     if isinstance(conv, _TRANSPOSED_CONVS):
         transposed = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
         op = transposed[len(conv.kernel_size)]
+        # torch types padding as str | tuple for every conv; a transposed one refuses strings
+        padding = cast(tuple[int, ...], conv.padding)
         return lambda x: op(
             x,
             weight,
             None,
             conv.stride,
-            conv.padding,
+            padding,
             conv.output_padding,
             conv.groups,
             conv.dilation,
@@ -378,7 +387,7 @@ def _linear_part(conv: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda x: conv._conv_forward(x, weight, None)  # handles every padding_mode
 
 
-def _fft_applies(conv: nn.Module, shape: tuple[int, ...]) -> bool:
+def _fft_applies(conv: _Conv, shape: tuple[int, ...]) -> bool:
     """Sedghi's method is exact for a stride-1 circular convolution that keeps the size."""
     return (
         isinstance(conv, _CONVS)
@@ -558,11 +567,13 @@ def lipschitz_constants(
             if shape is not None:  # the shape that reaches the next layer
                 try:
                     weight = next(iter(layer.parameters()), None)
-                    kwargs = (
-                        {} if weight is None else {"dtype": weight.dtype, "device": weight.device}
+                    zeros = (
+                        torch.zeros((1, *shape))
+                        if weight is None
+                        else torch.zeros((1, *shape), dtype=weight.dtype, device=weight.device)
                     )
                     with torch.no_grad():
-                        shape = tuple(layer(torch.zeros((1, *shape), **kwargs)).shape[1:])
+                        shape = tuple(layer(zeros).shape[1:])
                 except RuntimeError as err:
                     raise ValueError(
                         f"input_shape does not fit layer {name!r} ({layer}): "
@@ -627,7 +638,7 @@ class LipschitzLowerBound:
 
 
 def _check_points(x: object, name: str) -> torch.Tensor:
-    check_batch(x, name, "a batch of points")
+    x = check_batch(x, name, "a batch of points")
     return check_finite(x, name)  # a NaN norm never beats the best so far: value -1 unseen
 
 

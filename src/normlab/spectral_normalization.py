@@ -17,6 +17,9 @@ normalized weights agree to rounding error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -29,6 +32,9 @@ from normlab._validation import (
     check_nonempty,
     check_positive_int,
 )
+
+if TYPE_CHECKING:
+    from torch.nn.utils.spectral_norm import SpectralNorm as HookSpectralNorm
 
 __all__ = [
     "WARMUP_ITERATIONS",
@@ -74,6 +80,11 @@ class SpectralNorm(nn.Module):
         dim: the axis of ``weight`` that indexes the outputs.
         eps: safety term of the normalizations (``F.normalize``'s ``eps``).
     """
+
+    # The buffers registered in __init__ (for a weight of 2 or more axes), declared so that a
+    # type checker sees tensors instead of nn.Module.__getattr__'s Tensor | Module.
+    _u: torch.Tensor
+    _v: torch.Tensor
 
     def __init__(
         self,
@@ -148,7 +159,7 @@ def _check_arguments(
     """Validate the parametrization's arguments; return them as int, int, float."""
     n_power_iterations = check_positive_int(n_power_iterations, "n_power_iterations")
     eps = check_finite_positive_float(eps, "eps")
-    check_floating(weight, name)
+    weight = check_floating(weight, name)
     check_nonempty(weight, name)
     dim = check_int(dim, "dim")
     if not -weight.ndim <= dim < weight.ndim:
@@ -159,7 +170,14 @@ def _check_arguments(
     return n_power_iterations, dim, eps
 
 
-def _spectral_norm_of(module: nn.Module, name: str) -> nn.Module | None:
+def _parametrizations(module: nn.Module, name: str) -> parametrize.ParametrizationList:
+    """``module.parametrizations[name]`` (``module`` is parametrized), typed as what it is."""
+    # nn.Module.__getattr__ types every submodule as Tensor | Module
+    parametrizations = cast(nn.ModuleDict, module.parametrizations)
+    return cast(parametrize.ParametrizationList, parametrizations[name])
+
+
+def _spectral_norm_of(module: nn.Module, name: str) -> nn.Module | HookSpectralNorm | None:
     """The spectral normalization already applied to ``module.<name>``, if any.
 
     Recognizes this module's parametrization, PyTorch's (``parametrizations.spectral_norm``)
@@ -169,7 +187,7 @@ def _spectral_norm_of(module: nn.Module, name: str) -> nn.Module | None:
     from torch.nn.utils.spectral_norm import SpectralNorm as HookSpectralNorm
 
     if parametrize.is_parametrized(module, name):
-        for p in module.parametrizations[name]:
+        for p in _parametrizations(module, name):
             if isinstance(p, (SpectralNorm, _SpectralNorm)):
                 return p
     for hook in module._forward_pre_hooks.values():
@@ -282,7 +300,7 @@ def remove_spectral_norm(module: nn.Module, name: str = "weight") -> nn.Module:
             f"spectral_norm of {name!r} not found in {type(module).__name__} "
             "(remove PyTorch's own with torch.nn.utils.parametrize.remove_parametrizations)"
         )
-    if len(module.parametrizations[name]) != 1:
+    if len(_parametrizations(module, name)) != 1:
         raise ValueError(
             f"{name!r} of {type(module).__name__} carries other parametrizations besides "
             "spectral normalization; remove them together with "
@@ -293,7 +311,9 @@ def remove_spectral_norm(module: nn.Module, name: str = "weight") -> nn.Module:
     return module
 
 
-def spectrally_normalize(module: nn.Module, spectral_norm=None, **options) -> nn.Module:
+def spectrally_normalize(
+    module: nn.Module, spectral_norm: Callable[..., nn.Module] | None = None, **options: Any
+) -> nn.Module:
     """Spectrally normalize the weight of every Linear and Conv layer of ``module``.
 
     The SN-GAN critic of Miyato et al. (2018): ``W -> W / sigma(W)`` in every layer, so that

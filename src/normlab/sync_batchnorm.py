@@ -32,7 +32,7 @@ a wrong gradient).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 import torch
 import torch.distributed as dist
@@ -91,7 +91,7 @@ def batch_moments(input: Tensor) -> Tensor:
         TypeError: ``input`` is not a floating-point tensor.
         ValueError: ``input`` has fewer than 2 dimensions.
     """
-    check_floating(input, "input")
+    input = check_floating(input, "input")
     if input.ndim < 2:
         raise ValueError(
             f"input must be an (N, C, *) tensor with at least 2 dimensions, got shape "
@@ -132,7 +132,7 @@ def stats_from_moments(moments: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         ValueError: ``moments`` is not ``(3, C)``, not finite, or has a count <= 0 (the
             mean of no values is undefined: every rank's shard was empty).
     """
-    check_floating(moments, "moments")
+    moments = check_floating(moments, "moments")
     if moments.ndim != 2 or moments.shape[0] != 3:
         raise ValueError(
             "moments must have shape (3, C) (rows count, sum, sum of squares), got "
@@ -268,6 +268,20 @@ def _center(x: Tensor, hi: Tensor, lo: Tensor) -> Tensor:
     return (x - _per_channel(hi, x)).sub_(_per_channel(lo, x))
 
 
+class _SyncBatchNormCtx(FunctionCtx):
+    """What ``SyncBatchNormFunction.forward`` keeps on ``ctx`` for the backward.
+
+    Declared for type checkers only: the ``ctx`` autograd passes is its own object, on which
+    the forward sets these attributes.
+    """
+
+    count: int
+    group: Any
+    has_bias: bool
+    saved_tensors: tuple[Any, ...]  # (input, weight or None, hi, lo, invstd)
+    needs_input_grad: tuple[bool, ...]
+
+
 class SyncBatchNormFunction(torch.autograd.Function):
     r"""Training-mode batch norm with given global statistics and a synchronized backward.
 
@@ -293,7 +307,7 @@ class SyncBatchNormFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: FunctionCtx,
+        ctx: _SyncBatchNormCtx,
         input: Tensor,
         weight: Tensor | None,
         bias: Tensor | None,
@@ -310,13 +324,15 @@ class SyncBatchNormFunction(torch.autograd.Function):
         output.mul_(_per_channel(invstd if weight is None else weight * invstd, x))
         if bias is not None:
             output.add_(_per_channel(bias, x))
-        ctx.save_for_backward(input, weight, hi, lo, invstd)
+        # torch's stub says Tensor, but save_for_backward accepts None (documented) and hands
+        # it back as None
+        ctx.save_for_backward(input, weight, hi, lo, invstd)  # type: ignore[arg-type]
         ctx.count, ctx.group, ctx.has_bias = count, process_group, bias is not None
         return output.to(input.dtype)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(ctx: _SyncBatchNormCtx, grad_output: Tensor) -> tuple[Tensor | None, ...]:
         """Input gradient from the all-reduced sums; this rank's weight and bias shares."""
         input, weight, hi, lo, invstd = ctx.saved_tensors
         x, dy = _as_compute(input), _as_compute(grad_output)
@@ -443,10 +459,13 @@ class SyncBatchNorm(_BatchNorm):
         counts = _agree_on_input(input, self.num_features, group, self._device(input), name)
         count = sum(counts)
         factor = 0.0 if self.momentum is None else self.momentum
+        # With track_running_stats, the three buffers are tensors (nn.Module.__getattr__
+        # types them as Tensor | Module).
         if self.track_running_stats:
-            self.num_batches_tracked.add_(1)
+            tracked = cast(Tensor, self.num_batches_tracked)
+            tracked.add_(1)
             if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked)
+                factor = 1.0 / float(tracked)
         with torch.no_grad():
             moments = batch_moments(input)
             dist.all_reduce(moments, group=group)
@@ -456,7 +475,9 @@ class SyncBatchNorm(_BatchNorm):
             input, self.weight, self.bias, mean, invstd, count, group
         )
         if self.track_running_stats:
-            update_running_stats(self.running_mean, self.running_var, mean, var, count, factor)
+            running_mean = cast(Tensor, self.running_mean)
+            running_var = cast(Tensor, self.running_var)
+            update_running_stats(running_mean, running_var, mean, var, count, factor)
         return output
 
     @classmethod
@@ -467,7 +488,9 @@ class SyncBatchNorm(_BatchNorm):
         return convert_sync_batchnorm(module, process_group)
 
 
-def _is_batch_norm(module: nn.Module) -> bool:
+def _is_batch_norm(
+    module: nn.Module,
+) -> TypeGuard[nn.modules.batchnorm._BatchNorm | _BatchNorm]:
     return isinstance(module, (nn.modules.batchnorm._BatchNorm, _BatchNorm))
 
 
@@ -508,9 +531,10 @@ def convert_sync_batchnorm(module: nn.Module, process_group: Any | None = None) 
         if module.affine:
             converted.weight = module.weight
             converted.bias = module.bias
-        converted.running_mean = module.running_mean
-        converted.running_var = module.running_var
-        converted.num_batches_tracked = module.num_batches_tracked
+        # the same tensors, or None without running statistics (nn.Module's __setattr__ is
+        # typed Tensor | Module, but a registered buffer may be set to None)
+        for buffer in ("running_mean", "running_var", "num_batches_tracked"):
+            setattr(converted, buffer, getattr(module, buffer))
         converted.training = module.training
         if hasattr(module, "qconfig"):
             converted.qconfig = module.qconfig

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -64,7 +65,7 @@ def _as_pair(
     data: object, name: str, *, soft_targets: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     try:
-        x, y = data  # a Split, or any (inputs, labels) pair
+        x, y = cast("tuple[object, object]", data)  # a Split, or any (inputs, labels) pair
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be an (x, y) pair of tensors, such as a Split") from err
     if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
@@ -83,7 +84,9 @@ def _as_pair(
     return x, y
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator | None, drop_last: bool):
+def _batches(
+    n: int, batch_size: int, generator: torch.Generator | None, drop_last: bool
+) -> Iterator[torch.Tensor]:
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
@@ -97,10 +100,10 @@ def predict_logits(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1024)
     The model's training/eval mode is restored afterwards. ``x`` is moved to the device of
     the model's first parameter (or buffer).
     """
-    check_module(model, "model")
-    check_floating(x, "x")
+    model = check_module(model, "model")
+    x = check_floating(x, "x")
     batch_size = check_positive_int(batch_size, "batch_size")
-    reference = next(iter(model.parameters()), None)
+    reference: torch.Tensor | None = next(iter(model.parameters()), None)
     if reference is None:
         reference = next(iter(model.buffers()), None)
     device = reference.device if reference is not None else x.device
@@ -126,7 +129,7 @@ def evaluate_classifier(
     Returns:
         ``{"loss": ..., "accuracy": ...}`` as Python floats.
     """
-    check_module(model, "model")
+    model = check_module(model, "model")
     x, y = _as_pair(data, "data")
     if len(x) == 0:
         return {"loss": math.nan, "accuracy": math.nan}
@@ -199,7 +202,7 @@ def fit_classifier(
         ValueError: lengths differ, no sample, soft targets with another class count than
             the model's logits, or ``drop_last`` leaves no batch.
     """
-    check_module(model, "model")
+    model = check_module(model, "model")
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
     seed = check_int(seed, "seed")

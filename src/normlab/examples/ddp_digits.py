@@ -42,7 +42,7 @@ from normlab._validation import (
 )
 from normlab.data import load_digits
 from normlab.device import seed_everything
-from normlab.models import ConvNet
+from normlab.models import ConvNet, NormFactory
 from normlab.normalization import BatchNorm2d, GroupNorm, InstanceNorm2d
 from normlab.sync_batchnorm import convert_sync_batchnorm
 
@@ -51,7 +51,9 @@ __all__ = ["NORMS", "build_model", "train", "main"]
 #: The normalizations ``--norm`` accepts.
 NORMS = ("sync", "batch", "group", "instance", "torch-sync")
 
-_LAYOUT = {"channels": (32, 32, 64), "strides": (1, 2, 2)}
+
+def _conv_net(norm_layer: NormFactory) -> ConvNet:
+    return ConvNet(channels=(32, 32, 64), strides=(1, 2, 2), norm_layer=norm_layer)
 
 
 def _group_norm(channels: int) -> nn.Module:
@@ -69,14 +71,14 @@ def build_model(norm: str, *, seed: int = 0) -> nn.Module:
     check_choice(norm, "norm", NORMS)
     seed_everything(seed)
     if norm == "group":
-        return ConvNet(**_LAYOUT, norm_layer=_group_norm)
+        return _conv_net(_group_norm)
     if norm == "instance":
-        return ConvNet(**_LAYOUT, norm_layer=_instance_norm)
-    model = ConvNet(**_LAYOUT, norm_layer=BatchNorm2d)
+        return _conv_net(_instance_norm)
+    model = _conv_net(BatchNorm2d)
     if norm == "sync":
         return convert_sync_batchnorm(model)
     if norm == "torch-sync":  # the same initial weights, in torch.nn layers
-        torch_model = ConvNet(**_LAYOUT, norm_layer=nn.BatchNorm2d)
+        torch_model = _conv_net(nn.BatchNorm2d)
         torch_model.load_state_dict(model.state_dict())
         return nn.SyncBatchNorm.convert_sync_batchnorm(torch_model)
     return model

@@ -14,6 +14,7 @@ generator.
 from __future__ import annotations
 
 import math
+from typing import Literal, overload
 
 import torch
 
@@ -44,7 +45,7 @@ class GaussianMixture:
     """
 
     def __init__(self, centres: torch.Tensor, std: float) -> None:
-        check_floating(centres, "centres")
+        centres = check_floating(centres, "centres")
         check_ndim(centres, "centres", 2, "of shape (modes, features)")
         check_nonempty(centres, "centres")
         check_finite(centres, "centres")
@@ -60,6 +61,27 @@ class GaussianMixture:
     def dim(self) -> int:
         """Dimension ``d`` of the samples."""
         return self.centres.shape[1]
+
+    # The return type follows the flag, so that a type checker knows that
+    # mode_statistics(mixture.sample(n), ...) gets a tensor.
+    @overload
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        return_modes: Literal[False] = False,
+    ) -> torch.Tensor: ...
+
+    @overload
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, return_modes: Literal[True]
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    @overload
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, return_modes: bool
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ...
 
     def sample(
         self,
@@ -87,7 +109,9 @@ class GaussianMixture:
         samples = self.centres[modes] + self.std * noise
         return (samples, modes) if return_modes else samples
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> GaussianMixture:
         """The same mixture with its centres on ``device`` and/or in ``dtype``."""
         return GaussianMixture(self.centres.to(device=device, dtype=dtype), self.std)
 
@@ -184,7 +208,7 @@ def image_grid(
         A float CPU tensor ``(rows·(H + pad) + pad, columns·(W + pad) + pad)`` with
         ``rows = ceil(N / columns)``.
     """
-    check_floating(images, "images")
+    images = check_floating(images, "images")
     check_nonempty(images, "images")
     columns = check_positive_int(columns, "columns")
     pad = check_int(pad, "pad")

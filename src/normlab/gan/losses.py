@@ -49,7 +49,7 @@ __all__ = [
 
 
 def _scores(x: object, name: str) -> torch.Tensor:
-    check_floating(x, name)
+    x = check_floating(x, name)
     check_nonempty(x, name)
     return x
 

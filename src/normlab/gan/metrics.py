@@ -76,7 +76,9 @@ class ModeStatistics:
         )
 
 
-def _statistics(nearest: torch.Tensor, good: torch.Tensor, n_modes: int, min_count: int):
+def _statistics(
+    nearest: torch.Tensor, good: torch.Tensor, n_modes: int, min_count: int
+) -> ModeStatistics:
     counts = torch.bincount(nearest[good].cpu(), minlength=n_modes)
     n_good = int(counts.sum())
     if n_good:
@@ -132,7 +134,7 @@ def mode_statistics(
             :class:`normlab.gan.data.GaussianMixture`.
         ValueError: ``samples`` is not ``(N, d)`` with the mixture's ``d``, or empty.
     """
-    check_floating(samples, "samples")
+    samples = check_floating(samples, "samples")
     check_ndim(samples, "samples", 2, "of shape (N, d)")
     check_nonempty(samples, "samples")
     if not isinstance(mixture, GaussianMixture):
@@ -173,7 +175,7 @@ def class_statistics(
     Returns:
         A :class:`ModeStatistics` over the ``C`` classes.
     """
-    check_floating(logits, "logits")
+    logits = check_floating(logits, "logits")
     check_ndim(logits, "logits", 2, "of shape (N, classes)")
     check_nonempty(logits, "logits")
     confidence = check_fraction(confidence, "confidence", closed=False)
@@ -183,7 +185,7 @@ def class_statistics(
 
 
 def _as_point_set(x: object, name: str) -> torch.Tensor:
-    check_batch(x, name, "a set of points (flattened to (N, d))")
+    x = check_batch(x, name, "a set of points (flattened to (N, d))")
     return x.detach().flatten(1).to(device="cpu", dtype=torch.float64)
 
 
@@ -248,7 +250,7 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
         The squared Fréchet distance, as a Python float.
     """
     for name, f in (("features_a", features_a), ("features_b", features_b)):
-        check_floating(f, name)
+        f = check_floating(f, name)
         check_ndim(f, name, 2, "of shape (N, d)")
         if f.shape[0] < 2:
             raise ValueError(f"{name} needs at least 2 rows to estimate a covariance")

@@ -35,8 +35,8 @@ from normlab.spectral_normalization import _spectral_norm_of
 
 __all__ = ["StackedMLP", "ELEMENTWISE_LAYERS"]
 
-#: Layers applied to each seed's activations unchanged: they act elementwise, so a leading
-#: seed dimension changes nothing.
+#: The layers applied to each seed's activations as they are (they act elementwise, so a
+#: leading seed dimension changes nothing).
 ELEMENTWISE_LAYERS = (
     nn.ReLU,
     nn.LeakyReLU,
