@@ -28,12 +28,17 @@ TORCH_PIN := $(shell sed -n 's/^\(torch==[0-9.]*\).*/\1/p' requirements.txt)
 export NORMLAB_QUIET = 1
 
 .PHONY: help install lock lint unit notebooks book pdf test claims clean distclean
+.PHONY: book-zh books i18n i18n-check i18n-update
 
 help:
 	@echo "make book       build the book into _build/html (executes every notebook)"
 	@echo "make test       ruff, mypy, unit tests, notebooks under nbval, strict book build"
 	@echo "make claims     re-run the chapters under NORMLAB_SEED=1..10, record which claims hold"
 	@echo "make pdf        the whole book as one PDF in _build/pdf (needs Chromium)"
+	@echo "make book-zh    the Chinese edition into _build/html-zh (from make book's executed notebooks)"
+	@echo "make books      both editions, each linking to the other"
+	@echo "make i18n-check every page's zh_CN catalog: untranslated, fuzzy, changed maths, stale"
+	@echo "make i18n-update  update locales/zh_CN after the English text changed"
 	@echo "make install    only create .venv with the locked book environment"
 	@echo "make lock       write requirements-lock.txt from the packages in .venv"
 	@echo "make clean      remove _build, build artefacts and caches (keeps .venv)"
@@ -91,8 +96,16 @@ unit: install
 notebooks: install
 	$(BIN)/python -m pytest chapters --nbval-lax --nbval-current-env
 
+# The notebooks are executed through a cache that is emptied first, so every notebook still
+# runs once per build (the cache cannot see changes in src/: that is why _config.yml says
+# execute_notebooks: force), and the Chinese edition (make book-zh) reuses the outputs.
+# tools/i18n.py config --edition en writes _config.yml with that one change.
+NB_CACHE := _build/.jupyter_cache
 book: install
-	$(BIN)/jupyter-book build . -W -n --keep-going --all
+	rm -rf $(NB_CACHE)
+	$(BIN)/python tools/i18n.py config --edition en --cache $(NB_CACHE) >/dev/null
+	NORMLAB_OTHER_EDITION="$(ZH_LINK)" $(BIN)/jupyter-book build . -W -n --keep-going --all \
+	    --config _build/i18n/_config.en.yml
 	$(BIN)/python .ci/check_book.py _build/html
 	@echo
 	@echo "The book is at: $(CURDIR)/_build/html/index.html"
@@ -109,7 +122,43 @@ pdf: install
 	mkdir -p _build/pdf
 	$(BIN)/python tools/print_pdf.py "$(CHROMIUM)" _build/singlehtml/index.html _build/pdf/normlab.pdf
 
-test: lint unit notebooks book
+test: lint unit notebooks book i18n book-zh
+
+# The Chinese edition (issue 17): the same pages and notebooks, the text translated in
+# locales/zh_CN/LC_MESSAGES/<page>.po (see tools/i18n.py). book-zh executes nothing that
+# make book executed: it reads the notebooks from make book's cache (a notebook missing
+# there, or changed since, is executed). Each edition links to the other where both are
+# built side by side (make test, make books); EN_LINK and ZH_LINK say where the other
+# edition is from an edition's root when it is published elsewhere.
+ZH_CONFIG := _build/i18n/_config.zh_CN.yml
+EN_LINK   ?= ../html/
+ZH_LINK   ?=
+test books: ZH_LINK = ../html-zh/
+books: book book-zh
+
+book-zh: install
+	$(BIN)/python tools/i18n.py config --execute cache --cache $(NB_CACHE) --out $(ZH_CONFIG) >/dev/null
+	rm -rf _build/html-zh _build/zh/_build/html
+	NORMLAB_OTHER_EDITION="$(EN_LINK)" $(BIN)/jupyter-book build . -W -n --keep-going --all \
+	    --config $(ZH_CONFIG) --toc _toc.zh_CN.yml --path-output _build/zh
+	mv _build/zh/_build/html _build/html-zh
+	$(BIN)/python tools/i18n.py rendered _build/html-zh
+	@echo
+	@echo "The Chinese edition is at: $(CURDIR)/_build/html-zh/index.html"
+
+# make test checks the translated pages (tools/i18n.py TRANSLATED) and counts the others;
+# i18n-check checks every page, and fails while the chapters are untranslated.
+i18n: install
+	$(BIN)/python tools/i18n.py check --translated
+
+i18n-check: install
+	$(BIN)/python tools/i18n.py check
+
+# after changing a page's English text: update the catalogs (changed entries become fuzzy
+# or empty), translate them in locales/zh_CN/LC_MESSAGES/<page>.po, then make i18n
+I18N_PAGES ?=
+i18n-update: install
+	$(BIN)/python tools/i18n.py update $(if $(I18N_PAGES),--pages $(I18N_PAGES))
 
 # Not part of `make test`: every chapter under ten seed offsets (about an hour on two cores).
 # CLAIMS_ARGS="--offsets 1-3 --chapters 05" narrows it.

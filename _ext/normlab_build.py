@@ -18,4 +18,6 @@ VARIABLE = "NORMLAB_BOOK_BUILD"
 
 def setup(app):
     os.environ[VARIABLE] = "1"
+    # the link to the other edition (English / Chinese) on every page
+    app.setup_extension("normlab_i18n")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
