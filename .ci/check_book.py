@@ -145,19 +145,24 @@ def figure_width_problems(
     the width it is shown at; a figure shrunk below ``least`` of its width has text too small
     to read (issue 14). The page is loaded from a copy in a temporary directory with a
     ``<base>`` pointing back at the build, plus a script that writes the measurements into
-    the DOM once the images have loaded."""
+    the DOM once the page has loaded."""
     import html as html_module
     import tempfile
 
+    # measured once the document is complete (polled: a "load" listener added this late
+    # is not reliably called in headless Chromium)
     measure = (
-        '<script>window.addEventListener("load", function () {'
-        "var rows = [];"
+        "<script>(function () { var done = false; function measure() {"
+        "if (done) return; done = true; var rows = [];"
         'document.querySelectorAll("article img").forEach(function (img) {'
         "var shown = img.getBoundingClientRect().width;"
         "if (img.naturalWidth && shown) rows.push("
         '[(img.getAttribute("src") || "").slice(0, 60), img.naturalWidth, shown]);});'
         'var out = document.createElement("pre"); out.id = "normlab-figure-widths";'
-        "out.textContent = JSON.stringify(rows); document.body.appendChild(out);});"
+        "out.textContent = JSON.stringify(rows); document.body.appendChild(out);}"
+        "var poll = setInterval(function () {"
+        'if (document.readyState === "complete") { clearInterval(poll); measure(); }'
+        "}, 250);})();"
         "</script>"
     )
     text = page.read_text()
