@@ -204,6 +204,71 @@ def exercise_link_problems(html_dir: Path, chapters: list[str]) -> tuple[list[st
     return problems, report
 
 
+def figure_width_problems(
+    executable: str, page: Path, least: float = 0.85
+) -> tuple[list[str], str]:
+    """Open ``page`` at a 1280 px window and compare every figure image's natural width with
+    the width it is shown at; a figure shrunk below ``least`` of its width has text too small
+    to read (issue 14). The page is loaded from a copy in a temporary directory with a
+    ``<base>`` pointing back at the build, plus a script that writes the measurements into
+    the DOM once the page has loaded."""
+    import html as html_module
+    import tempfile
+
+    # measured once the document is complete (polled: a "load" listener added this late
+    # is not reliably called in headless Chromium)
+    measure = (
+        "<script>(function () { var done = false; function measure() {"
+        "if (done) return; done = true; var rows = [];"
+        'document.querySelectorAll("article img").forEach(function (img) {'
+        "var shown = img.getBoundingClientRect().width;"
+        "if (img.naturalWidth && shown) rows.push("
+        '[(img.getAttribute("src") || "").slice(0, 60), img.naturalWidth, shown]);});'
+        'var out = document.createElement("pre"); out.id = "normlab-figure-widths";'
+        "out.textContent = JSON.stringify(rows); document.body.appendChild(out);}"
+        "var poll = setInterval(function () {"
+        'if (document.readyState === "complete") { clearInterval(poll); measure(); }'
+        "}, 250);})();"
+        "</script>"
+    )
+    text = page.read_text()
+    base = f'<base href="{page.parent.resolve().as_uri()}/">'
+    text = text.replace("<head>", "<head>" + base, 1).replace("</body>", measure + "</body>", 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / page.name
+        copy.write_text(text)
+        dom = subprocess.run(
+            [
+                executable,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "--window-size=1280,900",
+                "--virtual-time-budget=20000",
+                f"--user-data-dir={tmp}/profile",
+                "--dump-dom",
+                copy.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    found = re.search(r'<pre id="normlab-figure-widths">(.*?)</pre>', dom, re.DOTALL)
+    if found is None:
+        return [f"{page.name}: the figure widths could not be measured"], ""
+    rows = json.loads(html_module.unescape(found.group(1)))
+    problems = [
+        f"{page.name}: a figure ({src[:40]}...) is shown at {shown:.0f} px of its "
+        f"{natural} px ({shown / natural:.0%}, less than {least:.0%})"
+        for src, natural, shown in rows
+        if shown < least * natural
+    ]
+    smallest = min((shown / natural for _, natural, shown in rows), default=1.0)
+    return problems, f"{len(rows)} images, each shown at >= {smallest:.0%} of its width"
+
+
 def chapter_files(node) -> list[str]:
     found = []
     if isinstance(node, dict):
@@ -255,6 +320,9 @@ def main(html_dir: Path) -> int:
             maths = f", offline: {containers} formulas rendered, {raw} raw, {errors} errors"
             if containers == 0 or raw or errors:
                 problems.append(f"{chapter}: maths not rendered offline ({maths[11:]})")
+            narrow, widths = figure_width_problems(executable, page)
+            problems += narrow
+            maths += f"; figures at 1280 px: {widths}"
         shown = "; widgets: " + ", ".join(widgets) if widgets else ""
         print(f"{chapter:40s} {figures:3d} figures{maths}{shown}")
     for problem in problems:

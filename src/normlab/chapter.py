@@ -115,8 +115,7 @@ def setup_chapter(*, threads: int | None = 1, quiet: bool = False) -> ChapterSet
     _configure_notebook_figures()
     if not quiet:
         runs = "full (NORMLAB_FULL)" if setup.full else "default"
-        print(
-            f"normlab {__version__} | torch {torch.__version__} | device {device} | "
-            f"seed offset {setup.seed_offset} | {runs} runs"
-        )
+        # two lines, each within the book's 80-character code column
+        print(f"normlab {__version__} | torch {torch.__version__} | device {device}")
+        print(f"seed offset {setup.seed_offset} | {runs} runs")
     return setup
