@@ -58,7 +58,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -227,10 +227,16 @@ def _check_count(count: object, name: str, minimum: int) -> None:
             raise ValueError(
                 f"{name} must be a number or a one-element tensor, got shape {tuple(count.shape)}"
             )
-        value = count.item()
+        value: object = count.item()
     else:
         value = count
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
+    # cast: the numbers.Real stub declares no comparison with an int, which every Real has
+    # (not float(value): exact for a Fraction, no OverflowError for a huge int)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not cast(float, value) >= minimum
+    ):
         raise ValueError(
             f"{name} must be a number of values per channel >= {minimum}, got {count!r}"
         )
@@ -1386,7 +1392,11 @@ def group_norm(
 
 
 def _register_affine(
-    module: nn.Module, enabled: bool, bias: bool, shape: tuple[int, ...], factory: dict
+    module: nn.Module,
+    enabled: bool,
+    bias: bool,
+    shape: tuple[int, ...],
+    factory: dict[str, Any],
 ) -> None:
     """Register ``weight`` and ``bias`` (uninitialised) or ``None`` placeholders, as torch.nn."""
     if enabled:
@@ -1400,7 +1410,7 @@ def _register_affine(
         module.register_parameter("bias", None)
 
 
-def _reset_affine(module: nn.Module) -> None:
+def _reset_affine(module: _NormBase | LayerNorm | GroupNorm) -> None:
     """:math:`\\gamma = 1`, :math:`\\beta = 0` for whichever of the two exist."""
     if module.weight is not None:
         nn.init.ones_(module.weight)
@@ -1424,6 +1434,14 @@ class _NormBase(nn.Module):
     momentum: float | None
     affine: bool
     track_running_stats: bool
+    # Registered in __init__ as parameters and buffers, or as None without affine or
+    # running statistics; declared (as torch.nn's batch norm declares its buffers) so that a
+    # type checker sees Tensor | None instead of nn.Module.__getattr__'s Tensor | Module.
+    weight: Tensor | None
+    bias: Tensor | None
+    running_mean: Tensor | None
+    running_var: Tensor | None
+    num_batches_tracked: Tensor | None
 
     def __init__(
         self,
@@ -1438,7 +1456,7 @@ class _NormBase(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.num_features = check_positive_int(num_features, "num_features")
         self.eps = _check_eps(eps)
         self.momentum = None if momentum is None else check_fraction(momentum, "momentum")
@@ -1461,10 +1479,10 @@ class _NormBase(nn.Module):
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batch seen."""
-        if self.track_running_stats:
-            self.running_mean.zero_()
-            self.running_var.fill_(1)
-            self.num_batches_tracked.zero_()
+        if self.track_running_stats:  # then __init__ registered the three buffers
+            cast(Tensor, self.running_mean).zero_()
+            cast(Tensor, self.running_var).fill_(1)
+            cast(Tensor, self.num_batches_tracked).zero_()
 
     def reset_parameters(self) -> None:
         """Reset the running statistics, and :math:`\\gamma = 1`, :math:`\\beta = 0`."""
@@ -1533,9 +1551,10 @@ class _BatchNorm(_NormBase):
             )
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.add_(1)
+            tracked = cast(Tensor, self.num_batches_tracked)  # a buffer when tracking
+            tracked.add_(1)
             if self.momentum is None:  # cumulative moving average: the plain mean so far
-                factor = 1.0 / float(self.num_batches_tracked)
+                factor = 1.0 / float(tracked)
         # batch statistics in training, and in eval when no running statistics exist
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
@@ -1775,6 +1794,8 @@ class LayerNorm(nn.Module):
     normalized_shape: tuple[int, ...]
     eps: float
     elementwise_affine: bool
+    weight: Tensor | None  # parameters, or None without the affine map (see _NormBase)
+    bias: Tensor | None
 
     def __init__(
         self,
@@ -1786,7 +1807,7 @@ class LayerNorm(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.normalized_shape = _check_normalized_shape(normalized_shape)
         self.eps = _check_eps(eps)
         self.elementwise_affine = _check_bool(elementwise_affine, "elementwise_affine")
@@ -1835,6 +1856,8 @@ class GroupNorm(nn.Module):
     num_channels: int
     eps: float
     affine: bool
+    weight: Tensor | None  # parameters, or None without the affine map (see _NormBase)
+    bias: Tensor | None
 
     def __init__(
         self,
@@ -1848,7 +1871,7 @@ class GroupNorm(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.num_groups = check_positive_int(num_groups, "num_groups")
         self.num_channels = check_positive_int(num_channels, "num_channels")
         if num_channels % num_groups != 0:
