@@ -25,13 +25,14 @@ tensors, so the K modules always show the current weights (for evaluation, sampl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from normlab.spectral_normalization import _spectral_norm_of
+from normlab.spectral_normalization import _parametrizations, _spectral_norm_of
 
 __all__ = ["StackedMLP", "ELEMENTWISE_LAYERS"]
 
@@ -57,6 +58,16 @@ def _flat_layers(module: nn.Module) -> list[nn.Module]:
     return [module]
 
 
+class _PowerIterationNorm(Protocol):
+    """What stacking reads and binds of a spectral normalization along dim 0 with power
+    iteration buffers (normlab's parametrization or PyTorch's); for type checkers only."""
+
+    _u: torch.Tensor
+    _v: torch.Tensor
+    eps: float
+    n_power_iterations: int
+
+
 def _shifted(dim: int) -> int:
     """An axis of one seed's tensor, as an axis of the stacked tensor (seed axis first)."""
     return dim + 1 if dim >= 0 else dim
@@ -67,16 +78,17 @@ class _StackedLinear:
     for a spectrally normalized layer the vectors ``u (K, out)`` and ``v (K, in)``."""
 
     def __init__(self, layers: Sequence[nn.Linear], index: int) -> None:
-        spectral = [_spectral_norm_of(layer, "weight") for layer in layers]
-        self.spectral = spectral[0]
-        if any((s is None) != (self.spectral is None) for s in spectral):
+        found = [_spectral_norm_of(layer, "weight") for layer in layers]
+        if any((s is None) != (found[0] is None) for s in found):
             raise ValueError(
                 f"layer {index} is spectrally normalized in some seeds' modules and not in "
                 "others; every seed must have the same architecture"
             )
-        if self.spectral is not None:
-            self._check_spectral(layers, spectral, index)
-            raw = [layer.parametrizations.weight.original for layer in layers]
+        spectral = None if found[0] is None else self._check_spectral(layers, found, index)
+        self.spectral = None if spectral is None else spectral[0]
+        raw: list[torch.Tensor]
+        if spectral is not None:
+            raw = [_parametrizations(layer, "weight").original for layer in layers]
         else:
             if any(parametrize.is_parametrized(layer) for layer in layers):
                 raise ValueError(
@@ -88,38 +100,45 @@ class _StackedLinear:
         biases = [layer.bias for layer in layers]
         if any((b is None) != (biases[0] is None) for b in biases):
             raise ValueError(f"layer {index} has a bias in some seeds' modules and not in others")
-        self.bias = None
+        self.bias: nn.Parameter | None = None
         if biases[0] is not None:
             self.bias = _stack_parameters([b.unsqueeze(0) for b in biases], f"layer {index} bias")
-        self.u = self.v = None
-        if self.spectral is not None:
+        self.u: torch.Tensor | None = None  # (K, out) and (K, in) with spectral norm
+        self.v: torch.Tensor | None = None
+        if spectral is not None:
             with torch.no_grad():
                 self.u = torch.stack([s._u for s in spectral])
                 self.v = torch.stack([s._v for s in spectral])
-            self.eps = float(self.spectral.eps)
-            self.n_power_iterations = int(self.spectral.n_power_iterations)
+            self.eps = float(spectral[0].eps)
+            self.n_power_iterations = int(spectral[0].n_power_iterations)
         self.layers = list(layers)
 
     @staticmethod
-    def _check_spectral(layers, spectral, index: int) -> None:
+    def _check_spectral(
+        layers: Sequence[nn.Linear], spectral: Sequence[object], index: int
+    ) -> Sequence[_PowerIterationNorm]:
+        """``spectral`` (one normalization per seed, none None) if every one can be stacked."""
         for layer, s in zip(layers, spectral, strict=True):
             if getattr(s, "dim", 0) != 0 or not hasattr(s, "_u"):
                 raise ValueError(
                     f"layer {index}: only spectral normalization along dim 0 with power "
                     f"iteration buffers _u, _v can be stacked, got {s!r}"
                 )
-            if len(layer.parametrizations.weight) != 1:
+            if len(_parametrizations(layer, "weight")) != 1:
                 raise ValueError(
                     f"layer {index} carries other parametrizations besides spectral "
                     "normalization, which StackedMLP cannot stack"
                 )
-        first = spectral[0]
-        for s in spectral[1:]:
+        # a parametrization (hence normlab's or PyTorch's) along dim 0 with buffers _u, _v
+        checked = cast(Sequence[_PowerIterationNorm], spectral)
+        first = checked[0]
+        for s in checked[1:]:
             if (s.eps, s.n_power_iterations) != (first.eps, first.n_power_iterations):
                 raise ValueError(
                     f"layer {index}: the seeds' spectral normalizations differ (eps, "
                     "n_power_iterations); every seed must have the same settings"
                 )
+        return checked
 
     def parameters(self) -> list[nn.Parameter]:
         return [self.weight] + ([] if self.bias is None else [self.bias])
@@ -130,13 +149,15 @@ class _StackedLinear:
             if self.spectral is None:
                 layer.weight.data = self.weight.detach()[k]
             else:
-                layer.parametrizations.weight.original.data = self.weight.detach()[k]
-                spectral = _spectral_norm_of(layer, "weight")
+                _parametrizations(layer, "weight").original.data = self.weight.detach()[k]
+                # the one __init__ checked; u and v exist with it
+                spectral = cast(_PowerIterationNorm, _spectral_norm_of(layer, "weight"))
+                u, v = cast(torch.Tensor, self.u), cast(torch.Tensor, self.v)
                 # buffers, assigned (not .data): the in-place power iteration of the seed's
                 # own module (in an evaluation callback, as in train_gan) then updates the
                 # stacked vectors too
-                spectral._u = self.u[k]
-                spectral._v = self.v[k]
+                spectral._u = u[k]
+                spectral._v = v[k]
             if self.bias is not None:
                 layer.bias.data = self.bias.detach()[k, 0]
 
@@ -149,16 +170,17 @@ class _StackedLinear:
         """
         if self.spectral is None:
             return self.weight
+        stacked_u, stacked_v = cast(torch.Tensor, self.u), cast(torch.Tensor, self.v)
         if training:
             with torch.no_grad():
                 weight = self.weight.detach()
                 for _ in range(self.n_power_iterations):
-                    wv = torch.bmm(weight, self.v.unsqueeze(-1)).squeeze(-1)
-                    F.normalize(wv, dim=1, eps=self.eps, out=self.u)
-                    wtu = torch.bmm(weight.mT, self.u.unsqueeze(-1)).squeeze(-1)
-                    F.normalize(wtu, dim=1, eps=self.eps, out=self.v)
+                    wv = torch.bmm(weight, stacked_v.unsqueeze(-1)).squeeze(-1)
+                    F.normalize(wv, dim=1, eps=self.eps, out=stacked_u)
+                    wtu = torch.bmm(weight.mT, stacked_u.unsqueeze(-1)).squeeze(-1)
+                    F.normalize(wtu, dim=1, eps=self.eps, out=stacked_v)
         # clones: the next forward overwrites the vectors while autograd still needs these
-        u, v = self.u.clone(), self.v.clone()
+        u, v = stacked_u.clone(), stacked_v.clone()
         sigma = (u * torch.bmm(self.weight, v.unsqueeze(-1)).squeeze(-1)).sum(-1)
         return self.weight / sigma[:, None, None]
 
@@ -224,11 +246,13 @@ class StackedMLP:
                     f"{[type(layer).__name__ for layer in reference]}: every seed must "
                     "have the same architecture"
                 )
-        self.steps: list[object] = []
+        # a stacked linear layer, an elementwise layer, or Flatten's (start_dim, end_dim)
+        self.steps: list[_StackedLinear | nn.Module | tuple[int, int]] = []
         for i, layer in enumerate(reference):
             same_position = [layers[i] for layers in per_seed]
             if isinstance(layer, nn.Linear):
-                self.steps.append(_StackedLinear(same_position, i))
+                # every seed's layer i has the reference's type name (checked above): Linear
+                self.steps.append(_StackedLinear(cast(list[nn.Linear], same_position), i))
             elif isinstance(layer, ELEMENTWISE_LAYERS):
                 variants = sorted({repr(other) for other in same_position})
                 if len(variants) != 1:
