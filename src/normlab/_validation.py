@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -158,11 +159,13 @@ def check_bool(value: object, name: str) -> bool:
     return value
 
 
-def check_callable(value: object, name: str, what: str = "") -> None:
-    """Raise ``TypeError`` unless ``value`` is callable; ``what`` says what it should be."""
+def check_callable(value: object, name: str, what: str = "") -> Callable[..., Any]:
+    """Raise ``TypeError`` unless ``value`` is callable (``what`` says what it should be);
+    return it."""
     if not callable(value):
         extra = f" ({what})" if what else ""
         raise TypeError(f"{name} must be callable{extra}, got {type(value).__name__}")
+    return value
 
 
 def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:

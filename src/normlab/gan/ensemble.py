@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +47,7 @@ from normlab.gan.losses import _real_target, get_loss
 from normlab.gan.stacked import StackedMLP
 from normlab.gan.training import (
     GANHistory,
+    OptimizerFactory,
     _floating_dtype,
     _latent_dim,
     _make_source,
@@ -75,9 +77,12 @@ _SYNC_EVERY = 50
 
 ModuleFactory = Callable[[], nn.Module]
 Evaluate = Callable[[nn.Module, nn.Module], Mapping[str, float]]
+# per seed: stacked scores (K, N) of real and fake samples, or of fake ones, -> losses (K,)
+CriticLosses = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+GeneratorLosses = Callable[[torch.Tensor], torch.Tensor]
 
 
-def seed_losses(name: str, label_smoothing: float = 0.0):
+def seed_losses(name: str, label_smoothing: float = 0.0) -> tuple[CriticLosses, GeneratorLosses]:
     """The GAN loss ``name`` per seed: ``(discriminator, generator)``, functions of stacked
     scores ``(K, N)`` returning one loss per seed, ``(K,)``.
 
@@ -108,13 +113,13 @@ def seed_losses(name: str, label_smoothing: float = 0.0):
     def minus_mean(fake: torch.Tensor) -> torch.Tensor:
         return -fake.mean(-1)
 
-    discriminators = {
+    discriminators: dict[str, CriticLosses] = {
         "minimax": binary_cross_entropy,
         "non_saturating": binary_cross_entropy,
         "wasserstein": lambda real, fake: fake.mean(-1) - real.mean(-1),
         "hinge": lambda real, fake: F.relu(1.0 - real).mean(-1) + F.relu(1.0 + fake).mean(-1),
     }
-    generators = {
+    generators: dict[str, GeneratorLosses] = {
         "minimax": lambda fake: -F.softplus(fake).mean(-1),
         "non_saturating": lambda fake: F.softplus(-fake).mean(-1),
         "wasserstein": minus_mean,
@@ -175,7 +180,7 @@ def _seeded_models(
         _given_models(generators, seeds, "generators"),
         _given_models(critics, seeds, "critics"),
     ]
-    if all(models is not None for models in given):
+    if given[0] is not None and given[1] is not None:
         return given[0], given[1]
     built: list[list[nn.Module]] = [[], []]
     with torch.random.fork_rng(devices=[]):
@@ -184,14 +189,17 @@ def _seeded_models(
             for i, (factory, name) in enumerate([(generators, "generators"), (critics, "critics")]):
                 if given[i] is not None:
                     continue
-                module = factory()
+                # not a list of modules, so _given_models checked that it is callable
+                module = cast(Callable[[], object], factory)()
                 if not isinstance(module, nn.Module):
                     raise TypeError(
                         f"the {name} factory must return a torch.nn.Module, got "
                         f"{type(module).__name__}"
                     )
                 built[i].append(module)
-    return tuple(g if g is not None else b for g, b in zip(given, built, strict=True))
+    generator_list = given[0] if given[0] is not None else built[0]
+    critic_list = given[1] if given[1] is not None else built[1]
+    return generator_list, critic_list
 
 
 def _optimizer(choice: object, params: list[nn.Parameter], name: str) -> torch.optim.Optimizer:
@@ -202,7 +210,7 @@ def _optimizer(choice: object, params: list[nn.Parameter], name: str) -> torch.o
             f"{name} must be a factory params -> optimizer (it is called on the stacked "
             f"parameters), not an optimizer instance ({type(choice).__name__})"
         )
-    check_callable(choice, name, "a factory params -> optimizer")
+    choice = check_callable(choice, name, "a factory params -> optimizer")
     optimizer = choice(params)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"{name} factory must return a torch.optim.Optimizer")
@@ -218,7 +226,9 @@ def _optimizer(choice: object, params: list[nn.Parameter], name: str) -> torch.o
     return optimizer
 
 
-def _sources(data: object, batch_size: int, device: torch.device, seeds: list[int]) -> list:
+def _sources(
+    data: object, batch_size: int, device: torch.device, seeds: list[int]
+) -> list[_MixtureSource | _TensorSource]:
     sources = [_make_source(data, batch_size, device, seed + 1) for seed in seeds]
     if not isinstance(sources[0], (_MixtureSource, _TensorSource)):
         raise TypeError(
@@ -230,7 +240,7 @@ def _sources(data: object, batch_size: int, device: torch.device, seeds: list[in
     return sources
 
 
-def _evaluations(evaluate: object, n: int) -> list | None:
+def _evaluations(evaluate: object, n: int) -> list[Evaluate] | None:
     if evaluate is None:
         return None
     if isinstance(evaluate, (list, tuple)):
@@ -241,7 +251,7 @@ def _evaluations(evaluate: object, n: int) -> list | None:
         for k, fn in enumerate(evaluate):
             check_callable(fn, f"evaluate[{k}]", "(generator, critic) -> {name: value}")
         return list(evaluate)
-    check_callable(evaluate, "evaluate", "(generator, critic) -> {name: value}")
+    evaluate = check_callable(evaluate, "evaluate", "(generator, critic) -> {name: value}")
     return [evaluate] * n
 
 
@@ -259,8 +269,8 @@ def train_gan_ensemble(
     gp_weight: float = 0.0,
     clip_value: float | None = None,
     label_smoothing: float = 0.0,
-    generator_optimizer: Callable | None = None,
-    critic_optimizer: Callable | None = None,
+    generator_optimizer: OptimizerFactory | None = None,
+    critic_optimizer: OptimizerFactory | None = None,
     device: torch.device | str | None = None,
     eval_every: int | None = None,
     evaluate: Evaluate | Sequence[Evaluate] | None = None,
@@ -472,7 +482,7 @@ def train_gan_ensemble(
                         frozen[k] = _snapshot(generator_list[k], critic_list[k])
                 if not active:
                     break
-            if due_eval:
+            if due_eval and evaluations is not None:  # due_eval implies the second
                 for k in active:
                     _evaluate(
                         evaluations[k],
@@ -487,7 +497,14 @@ def train_gan_ensemble(
     return GANEnsemble(seeds, generator_list, critic_list, histories)
 
 
-def _evaluate(fn, generator, critic, history: GANHistory, step: int, device) -> None:
+def _evaluate(
+    fn: Evaluate,
+    generator: nn.Module,
+    critic: nn.Module,
+    history: GANHistory,
+    step: int,
+    device: torch.device,
+) -> None:
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         values = fn(generator, critic)
