@@ -32,11 +32,6 @@ from normlab.gan.penalties import _check_critic_scores, clip_weights, gradient_p
 
 __all__ = ["CriticStep", "critic_step"]
 
-#: ``(real_scores, fake_scores) -> loss``, e.g. :func:`normlab.gan.losses.wasserstein_critic_loss`.
-CriticLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-#: ``(critic, real, fake, generator=...) -> penalty``, e.g. :func:`normlab.gan.gradient_penalty`.
-Penalty = Callable[..., torch.Tensor]
-
 
 class CriticStep(NamedTuple):
     """What one :func:`critic_step` measured, as detached 0-dim tensors on the device.
@@ -53,7 +48,7 @@ class CriticStep(NamedTuple):
     penalty: torch.Tensor
 
 
-def _critic_loss(loss: str | GANLoss | CriticLoss, label_smoothing: float) -> CriticLoss:
+def _critic_loss(loss: object, label_smoothing: float) -> Callable[..., torch.Tensor]:
     if isinstance(loss, str):
         loss = get_loss(loss)
     if isinstance(loss, GANLoss):
@@ -89,11 +84,11 @@ def critic_step(
     real: torch.Tensor,
     fake: torch.Tensor,
     *,
-    loss: str | GANLoss | CriticLoss = "wasserstein",
+    loss: str | GANLoss | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = "wasserstein",
     gp_weight: float = 0.0,
     clip_value: float | None = None,
     label_smoothing: float = 0.0,
-    penalty: Penalty = gradient_penalty,
+    penalty: Callable[..., torch.Tensor] = gradient_penalty,
     generator: torch.Generator | None = None,
     concatenate: bool = True,
 ) -> CriticStep:

@@ -745,8 +745,9 @@ def train_gan(
 ) -> GANHistory:
     """Train a GAN: ``n_critic`` critic steps, then one generator step, ``steps`` times.
 
-    A critic step draws a real batch and ``z ~ N(0, I)``, scores real and generated samples,
-    adds ``gp_weight`` times the gradient penalty if asked, takes an optimizer step and then
+    A critic step draws a real batch and ``z ~ N(0, I)`` and runs
+    :func:`normlab.gan.steps.critic_step`: it scores real and generated samples, adds
+    ``gp_weight`` times the gradient penalty if asked, takes an optimizer step and then
     clips the critic's weights to ``[-clip_value, clip_value]`` if asked. The paper settings:
 
     - GAN (Goodfellow et al., 2014): ``loss="non_saturating"`` (or ``"minimax"``),
