@@ -237,7 +237,8 @@ def _sources(
             "shuffles with the global random state, which the seeds would share: use "
             f"train_gan for {type(data).__name__}"
         )
-    return sources
+    # made from the same data, every seed's source is of the first one's kind
+    return cast("list[_MixtureSource | _TensorSource]", sources)
 
 
 def _evaluations(evaluate: object, n: int) -> list[Evaluate] | None:

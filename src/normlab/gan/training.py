@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -227,7 +227,7 @@ class _LoaderSource:
     loader's own ``generator`` if it has one); resuming replays the epoch's first batches.
     """
 
-    def __init__(self, loader: DataLoader, device: torch.device) -> None:
+    def __init__(self, loader: DataLoader[Any], device: torch.device) -> None:
         self.loader = loader
         self.device = device
         self.iterator: Any = None
@@ -284,7 +284,9 @@ class _LoaderSource:
             self.loader.generator.set_state(state["now"]["loader"])
 
 
-def _make_source(data: object, batch_size: int, device: torch.device, seed: int):
+def _make_source(
+    data: object, batch_size: int, device: torch.device, seed: int
+) -> _LoaderSource | _MixtureSource | _TensorSource:
     if isinstance(data, DataLoader):
         return _LoaderSource(data, device)
     if isinstance(data, torch.Tensor):
@@ -487,7 +489,13 @@ def _global_rng_states(device: torch.device) -> dict[str, Any]:
 
 def _numpy_state() -> dict[str, Any]:
     # stored as tensors and ints, so that torch.load(weights_only=True) can read it back
-    name, keys, position, has_gauss, cached = np.random.get_state()  # noqa: NPY002
+    # the global RandomState is an MT19937, whose legacy state is this tuple (numpy's stub
+    # also allows the dict that other bit generators give)
+    legacy = cast(
+        "tuple[str, np.ndarray[Any, np.dtype[np.uint32]], int, int, float]",
+        np.random.get_state(),  # noqa: NPY002
+    )
+    name, keys, position, has_gauss, cached = legacy
     return {
         "name": name,
         "keys": torch.from_numpy(keys.astype(np.int64)),
@@ -735,7 +743,7 @@ def train_gan(
     seed: int = 0,
     eval_every: int | None = None,
     evaluate: Evaluate | None = None,
-    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     resume: bool = True,
     concatenate_batches: bool | None = None,
@@ -903,7 +911,7 @@ def train_gan(
 
     def save() -> None:
         _save_checkpoint(
-            path,
+            cast(Path, path),  # called when due_checkpoint, which needs a path
             {
                 "format": _CHECKPOINT_FORMAT,
                 "config": config,
@@ -923,7 +931,8 @@ def train_gan(
     def run_evaluation(step: int) -> None:
         devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            values = evaluate(generator, critic)
+            # called when due_eval, which needs evaluate (checked callable above)
+            values = cast(Evaluate, evaluate)(generator, critic)
         history.eval_steps.append(step)
         for name, value in values.items():
             history.metrics.setdefault(name, []).append(float(value))
