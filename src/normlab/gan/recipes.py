@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict, cast
 
 import torch
 from torch import nn
@@ -102,7 +102,8 @@ class Recipe:
         """The optimizer as a factory ``params -> optimizer``, as ``train_gan`` takes it."""
         lr, betas = self.lr, self.betas
         if self.optimizer == "adam":
-            return lambda params: torch.optim.Adam(params, lr=lr, betas=betas)
+            adam_betas = cast(tuple[float, float], betas)  # __post_init__ checked Adam's pair
+            return lambda params: torch.optim.Adam(params, lr=lr, betas=adam_betas)
         return lambda params: torch.optim.RMSprop(params, lr=lr)
 
     def train_gan_options(self) -> dict[str, Any]:
@@ -140,7 +141,15 @@ class Recipe:
         )
 
 
-_ADAM_DCGAN = {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999)}
+class _OptimizerFields(TypedDict):
+    """Recipe's optimizer fields, typed so that ``Recipe(..., **fields)`` type-checks."""
+
+    optimizer: str
+    lr: float
+    betas: tuple[float, float]
+
+
+_ADAM_DCGAN: _OptimizerFields = {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999)}
 
 #: The papers' recipes by name (see the module docstring for the sources).
 RECIPES: dict[str, Recipe] = {
