@@ -203,9 +203,9 @@ def mode_shares(counts: list[torch.Tensor] | torch.Tensor) -> np.ndarray:
         raise ValueError(
             f"counts must have shape (T, n_modes) with T >= 1, got {tuple(table.shape)}"
         )
-    table = table.detach().cpu().double().numpy()
-    totals = table.sum(axis=1, keepdims=True)
-    return table / np.maximum(totals, 1)
+    rows = table.detach().cpu().double().numpy()
+    totals = rows.sum(axis=1, keepdims=True)
+    return rows / np.maximum(totals, 1)
 
 
 @dataclass(frozen=True)
