@@ -77,34 +77,23 @@ def normalized(factory: Factory, spectral_norm: Callable[[nn.Module], nn.Module]
     return make
 
 
-def critic_step(
+def timed_critic_step(
     critic: nn.Module,
     real: torch.Tensor,
     fake: torch.Tensor,
     *,
     gp_weight: float = 0.0,
     clip_value: float | None = None,
-) -> Callable[[], None]:
-    """One Wasserstein critic update, as a function of no arguments for ``time_call``.
+) -> Callable[[], object]:
+    """One Wasserstein critic update, :func:`normlab.gan.critic_step` (the step that
+    :func:`normlab.gan.train_gan` runs), as a function of no arguments for ``time_call``.
 
-    Real and fake samples go through the critic in one call, as in
-    :func:`normlab.gan.train_gan` (so one power iteration per step).
+    Real and fake samples go through the critic in one call (so one power iteration per
+    step).
     """
     optimizer = torch.optim.Adam(critic.parameters(), lr=1e-4, betas=(0.5, 0.9))
-    both = torch.cat([real, fake])
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        scores = critic(both)
-        loss = gan.wasserstein_critic_loss(scores[: len(real)], scores[len(real) :])
-        if gp_weight:
-            loss = loss + gp_weight * gan.gradient_penalty(critic, real, fake)
-        loss.backward()
-        optimizer.step()
-        if clip_value is not None:
-            gan.clip_weights(critic, clip_value)
-
-    return step
+    options = {"gp_weight": gp_weight, "clip_value": clip_value}
+    return lambda: gan.critic_step(critic, optimizer, real, fake, **options)
 
 
 # --------------------------------------------------------------------------- timing
@@ -143,7 +132,7 @@ def time_variants(
     steps = {}
     for name, (make, options) in variants.items():
         torch.manual_seed(0)
-        steps[name] = critic_step(make().to(device), real, fake, **options)
+        steps[name] = timed_critic_step(make().to(device), real, fake, **options)
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(rounds):
         for name, step in steps.items():

@@ -6,11 +6,14 @@ One module per idea, as in the book's Part IV:
 - :mod:`normlab.gan.models`: MLP and small convolutional generators and critics;
 - :mod:`normlab.gan.losses`: minimax, non-saturating, Wasserstein and hinge losses;
 - :mod:`normlab.gan.penalties`: the gradient penalty of WGAN-GP and weight clipping;
+- :mod:`normlab.gan.steps`: one critic update (loss, penalty, clipping), which the loop runs;
 - :mod:`normlab.gan.training`: one loop for every variant, with exact resume;
 - :mod:`normlab.gan.stacked` and :mod:`normlab.gan.ensemble`: K seeds of an MLP GAN trained
   at once, weights stacked along a seed dimension, reproducing K ``train_gan`` runs;
+- :mod:`normlab.gan.recipes`: the papers' settings (loss, ``n_critic``, optimizer) as data;
 - :mod:`normlab.gan.metrics`: mode coverage, exact W1, a digits classifier and Fréchet
-  distance.
+  distance;
+- :mod:`normlab.gan.reports`: the ring and digits reports and tables of Chapters 8-10.
 """
 
 from normlab.gan.data import GaussianMixture, grid_of_gaussians, image_grid, ring_of_gaussians
@@ -39,7 +42,19 @@ from normlab.gan.metrics import (
 )
 from normlab.gan.models import ConvCritic, ConvGenerator, MLPCritic, MLPGenerator
 from normlab.gan.penalties import clip_weights, critic_gradient_norm, gradient_penalty, interpolate
+from normlab.gan.recipes import MIYATO_SETTINGS, RECIPES, OptimizerSetting, Recipe
+from normlab.gan.reports import (
+    DigitsReference,
+    RingReport,
+    comparison_table,
+    digits_reference,
+    mode_shares,
+    ring_report,
+    ring_sample,
+    ring_w1_floor,
+)
 from normlab.gan.stacked import StackedMLP
+from normlab.gan.steps import CriticStep, critic_step
 from normlab.gan.training import GANHistory, generate, has_batch_norm, train_gan
 
 __all__ = [
@@ -71,6 +86,8 @@ __all__ = [
     "critic_gradient_norm",
     "clip_weights",
     # training
+    "critic_step",
+    "CriticStep",
     "train_gan",
     "GANHistory",
     "generate",
@@ -88,4 +105,17 @@ __all__ = [
     "frechet_distance",
     "DigitsClassifier",
     "train_digits_classifier",
+    # recipes and reports (chapters 8-10)
+    "Recipe",
+    "RECIPES",
+    "OptimizerSetting",
+    "MIYATO_SETTINGS",
+    "RingReport",
+    "ring_report",
+    "ring_sample",
+    "ring_w1_floor",
+    "mode_shares",
+    "DigitsReference",
+    "digits_reference",
+    "comparison_table",
 ]

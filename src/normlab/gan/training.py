@@ -47,7 +47,7 @@ from normlab._validation import (
 from normlab.device import get_device
 from normlab.gan.data import GaussianMixture
 from normlab.gan.losses import get_loss
-from normlab.gan.penalties import _check_critic_scores, clip_weights, gradient_penalty
+from normlab.gan.steps import critic_step
 from normlab.progress import progress_bar
 from normlab.sync_batchnorm import _is_batch_norm
 
@@ -745,8 +745,9 @@ def train_gan(
 ) -> GANHistory:
     """Train a GAN: ``n_critic`` critic steps, then one generator step, ``steps`` times.
 
-    A critic step draws a real batch and ``z ~ N(0, I)``, scores real and generated samples,
-    adds ``gp_weight`` times the gradient penalty if asked, takes an optimizer step and then
+    A critic step draws a real batch and ``z ~ N(0, I)`` and runs
+    :func:`normlab.gan.steps.critic_step`: it scores real and generated samples, adds
+    ``gp_weight`` times the gradient penalty if asked, takes an optimizer step and then
     clips the critic's weights to ``[-clip_value, clip_value]`` if asked. The paper settings:
 
     - GAN (Goodfellow et al., 2014): ``loss="non_saturating"`` (or ``"minimax"``),
@@ -870,12 +871,6 @@ def train_gan(
     critic_opt = _make_optimizer(critic_optimizer, critic, "critic_optimizer")
     noise = torch.Generator(device).manual_seed(seed)
     dtype = _floating_dtype(generator)
-    critic_loss_fn = gan_loss.discriminator
-    if label_smoothing:
-
-        def critic_loss_fn(real, fake):
-            return gan_loss.discriminator(real, fake, label_smoothing=label_smoothing)
-
     config = {
         "loss": loss,
         "n_critic": n_critic,
@@ -946,7 +941,6 @@ def train_gan(
     record = torch.full((steps - start, 4), math.nan, device=device, dtype=torch.float64)
     flushed = 0
     critic_clock, generator_clock = _Stopwatch(device), _Stopwatch(device)
-    no_penalty = torch.tensor(math.nan, device=device)
 
     def flush(upto: int) -> None:
         nonlocal flushed
@@ -970,24 +964,18 @@ def train_gan(
             z = torch.randn(len(real), latent_dim, generator=noise, device=device, dtype=dtype)
             with torch.no_grad():
                 fake = generator(z)
-            if concatenate_batches:
-                scores = critic(torch.cat([real, fake]))
-                real_scores, fake_scores = scores[: len(real)], scores[len(real) :]
-            else:
-                real_scores, fake_scores = critic(real), critic(fake)
-            _check_critic_scores(fake_scores, len(fake))  # (N, 2) would train on the sum
-            critic_loss = critic_loss_fn(real_scores, fake_scores)
-            if gp_weight:
-                penalty = gradient_penalty(critic, real, fake, generator=noise)
-                total = critic_loss + gp_weight * penalty
-            else:
-                penalty, total = no_penalty, critic_loss
-            critic_opt.zero_grad(set_to_none=True)
-            total.backward()
-            critic_opt.step()
-            if clip_value is not None:
-                clip_weights(critic, clip_value)
-        gap = (real_scores.mean() - fake_scores.mean()).detach()
+            measured = critic_step(
+                critic,
+                critic_opt,
+                real,
+                fake,
+                loss=gan_loss,
+                gp_weight=gp_weight,
+                clip_value=clip_value,
+                label_smoothing=label_smoothing,
+                generator=noise,
+                concatenate=concatenate_batches,
+            )
         critic_clock.stop()
 
         # --- generator step (the critic's weights need no gradient here)
@@ -1006,7 +994,7 @@ def train_gan(
         generator_clock.stop()
 
         record[step - start] = torch.stack(
-            [total.detach(), gap, penalty.detach(), generator_loss.detach()]
+            [measured.loss, measured.gap, measured.penalty, generator_loss.detach()]
         )
         history.generator_steps = step + 1
         history.critic_steps += n_critic
