@@ -200,8 +200,8 @@ class Comparison:
 
     @property
     def ratio(self) -> float:
-        """Median over the rounds of candidate time / reference time: above 1 the
-        candidate is slower. Each round runs both back to back, so a slow moment of a busy
+        """The median over the rounds of candidate time over reference time (above 1 the
+        candidate is slower). Each round runs both back to back, so a slow moment of a busy
         machine slows both and cancels from the ratio; the median ignores the rounds in
         which it hit only one. (``candidate.best / reference.best`` without samples.)"""
         ratios = self.round_ratios

@@ -218,8 +218,9 @@ class OptimizerSetting(NamedTuple):
     n_critic: int
 
 
-#: Miyato et al. (2018), Table 1: the six optimizer settings every method was trained with
-#: (A: Gulrajani et al.; B: Warde-Farley and Bengio; C: Radford et al.; D-F: aggressive).
+#: The six optimizer settings of Miyato et al. (2018, Table 1) that every method was
+#: trained with (A from Gulrajani et al., B from Warde-Farley and Bengio, C from Radford
+#: et al., D to F aggressive ones).
 MIYATO_SETTINGS: dict[str, OptimizerSetting] = {
     "A": OptimizerSetting(1e-4, 0.5, 0.9, 5),
     "B": OptimizerSetting(1e-4, 0.5, 0.999, 1),

@@ -36,15 +36,14 @@ __all__ = ["CriticStep", "critic_step"]
 class CriticStep(NamedTuple):
     """What one :func:`critic_step` measured, as detached 0-dim tensors on the device.
 
-    Attributes:
-        loss: the loss that was minimized, penalty included (``λ · penalty``).
-        gap: ``mean f(real) - mean f(fake)`` before the update; for a Wasserstein critic
-            its estimate of W1 (up to its Lipschitz constant).
-        penalty: the penalty without ``λ`` (NaN when ``gp_weight`` is 0).
     """
 
+    #: The loss that was minimized, penalty included (``λ · penalty``).
     loss: torch.Tensor
+    #: ``mean f(real) - mean f(fake)`` before the update; for a Wasserstein critic its
+    #: estimate of W1 (up to its Lipschitz constant).
     gap: torch.Tensor
+    #: The penalty without ``λ`` (NaN when ``gp_weight`` is 0).
     penalty: torch.Tensor
 
 
