@@ -85,8 +85,10 @@ def pytest_terminal_summary(terminalreporter):
             flag = "  over budget"
         else:
             flag = "  FAIL"
+        # solutions share their chapter's file name: name the folder too
+        name = path.name if path.parent.name == "chapters" else f"{path.parent.name}/{path.name}"
         tr.write_line(
-            f"{path.name:40s} {seconds:8.1f} {_speed(path):7.2f}x {normalized:9.1f} s   "
+            f"{name:40s} {seconds:8.1f} {_speed(path):7.2f}x {normalized:9.1f} s   "
             f"{budget} s{flag}"
         )
     tr.write_line(
