@@ -216,57 +216,73 @@ def figure_width_problems(
     import tempfile
 
     # measured once the document is complete (polled: a "load" listener added this late
-    # is not reliably called in headless Chromium)
+    # is not reliably called in headless Chromium), or after 10 s of virtual time when
+    # "complete" never comes (seen on a busy machine); an image not loaded by then has no
+    # natural width and is counted as such
     measure = (
         "<script>(function () { var done = false; function measure() {"
         "if (done) return; done = true; var rows = [];"
         'document.querySelectorAll("article img").forEach(function (img) {'
         "var shown = img.getBoundingClientRect().width;"
-        "if (img.naturalWidth && shown) rows.push("
+        "rows.push("
         '[(img.getAttribute("src") || "").slice(0, 60), img.naturalWidth, shown]);});'
         'var out = document.createElement("pre"); out.id = "normlab-figure-widths";'
         "out.textContent = JSON.stringify(rows); document.body.appendChild(out);}"
-        "var poll = setInterval(function () {"
-        'if (document.readyState === "complete") { clearInterval(poll); measure(); }'
+        "var polls = 0; var poll = setInterval(function () { polls += 1;"
+        'if (document.readyState === "complete" || polls > 40)'
+        "{ clearInterval(poll); measure(); }"
         "}, 250);})();"
         "</script>"
     )
     text = page.read_text()
     base = f'<base href="{page.parent.resolve().as_uri()}/">'
     text = text.replace("<head>", "<head>" + base, 1).replace("</body>", measure + "</body>", 1)
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / page.name
-        copy.write_text(text)
-        dom = subprocess.run(
-            [
-                executable,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--host-resolver-rules=MAP * ~NOTFOUND",
-                "--window-size=1280,900",
-                "--virtual-time-budget=20000",
-                f"--user-data-dir={tmp}/profile",
-                "--dump-dom",
-                copy.as_uri(),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        ).stdout
-    found = re.search(r'<pre id="normlab-figure-widths">(.*?)</pre>', dom, re.DOTALL)
+    found = None
+    # a long page (precomputed widget frames) on a busy machine may need more virtual time
+    for budget_ms in (20000, 120000):
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / page.name
+            copy.write_text(text)
+            dom = subprocess.run(
+                [
+                    executable,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--host-resolver-rules=MAP * ~NOTFOUND",
+                    "--window-size=1280,900",
+                    f"--virtual-time-budget={budget_ms}",
+                    f"--user-data-dir={tmp}/profile",
+                    "--dump-dom",
+                    copy.as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=True,
+            ).stdout
+        found = re.search(r'<pre id="normlab-figure-widths">(.*?)</pre>', dom, re.DOTALL)
+        if found is not None:
+            break
     if found is None:
-        return [f"{page.name}: the figure widths could not be measured"], ""
+        return [f"{page.relative_to(page.parents[1])}: the figure widths could not be measured"], ""
     rows = json.loads(html_module.unescape(found.group(1)))
+    unloaded = [src for src, natural, shown in rows if not natural or not shown]
+    rows = [row for row in rows if row[1] and row[2]]
     problems = [
         f"{page.name}: a figure ({src[:40]}...) is shown at {shown:.0f} px of its "
         f"{natural} px ({shown / natural:.0%}, less than {least:.0%})"
         for src, natural, shown in rows
         if shown < least * natural
-    ]
+    ] + [f"{page.name}: a figure ({src[:40]}...) did not load" for src in unloaded]
     smallest = min((shown / natural for _, natural, shown in rows), default=1.0)
     return problems, f"{len(rows)} images, each shown at >= {smallest:.0%} of its width"
+
+
+# Chapters whose figures have not yet been re-laid for the column (issue 14): their widths
+# are measured and printed but do not fail the check. The same chapters are listed in
+# THIN_PAGE_EXCEPTIONS in tests/test_notebooks.py; empty both when they are converted.
+FIGURE_WIDTH_NOT_YET = {"chapters/08_gan", "chapters/09_wgan", "chapters/10_spectral_norm"}
 
 
 def chapter_files(node) -> list[str]:
@@ -321,7 +337,10 @@ def main(html_dir: Path) -> int:
             if containers == 0 or raw or errors:
                 problems.append(f"{chapter}: maths not rendered offline ({maths[11:]})")
             narrow, widths = figure_width_problems(executable, page)
-            problems += narrow
+            if chapter in FIGURE_WIDTH_NOT_YET:
+                widths += f" (NOT ENFORCED yet: {len(narrow)} below 85 %)"
+            else:
+                problems += narrow
             maths += f"; figures at 1280 px: {widths}"
         shown = "; widgets: " + ", ".join(widgets) if widgets else ""
         print(f"{chapter:40s} {figures:3d} figures{maths}{shown}")

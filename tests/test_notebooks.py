@@ -322,10 +322,12 @@ def test_solutions_answer_every_exercise_in_order_with_an_assertion(path):
 VISIBLE_LINES, LINE_WIDTH = 40, 79
 FOLDED = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 # Chapters not yet converted to thin pages. The lead empties this set after converting them.
+# Chapters not yet converted to thin pages and numbered figures (issue 14, still open);
+# .ci/check_book.py's FIGURE_WIDTH_NOT_YET lists the same ones. Empty both when done.
 THIN_PAGE_EXCEPTIONS = {
-    "08_gan.ipynb",  # owned by another helper for now (issue 14)
-    "09_wgan.ipynb",  # owned by another helper for now (issue 14)
-    "10_spectral_norm.ipynb",  # owned by another helper for now (issue 14)
+    "08_gan.ipynb",
+    "09_wgan.ipynb",
+    "10_spectral_norm.ipynb",
 }
 
 
