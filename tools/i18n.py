@@ -382,8 +382,14 @@ def html_problems(po: Path, html: Path) -> list[str]:
 def toc_pages(toc: Path = ROOT / "_toc.yml") -> list[str]:
     data = yaml.safe_load(toc.read_text(encoding="utf-8"))
     pages = [data["root"]]
+
+    def add(entries: list[dict]) -> None:
+        for entry in entries:
+            pages.append(entry["file"])
+            add(entry.get("sections", []))  # e.g. a chapter's solutions page
+
     for part in data.get("parts", []):
-        pages += [c["file"] for c in part.get("chapters", [])]
+        add(part.get("chapters", []))
     return [str(Path(p).with_suffix("")) for p in pages]
 
 
