@@ -27,13 +27,14 @@ TORCH_PIN := $(shell sed -n 's/^\(torch==[0-9.]*\).*/\1/p' requirements.txt)
 # backend, and every figure would silently vanish from the book.)
 export NORMLAB_QUIET = 1
 
-.PHONY: help install lock lint unit notebooks book pdf test claims clean distclean
+.PHONY: help install lock lint unit notebooks book pdf test claims record clean distclean
 .PHONY: book-zh books i18n i18n-check i18n-update
 
 help:
 	@echo "make book       build the book into _build/html (executes every notebook)"
 	@echo "make test       ruff, mypy, unit tests, notebooks under nbval, strict book build"
 	@echo "make claims     re-run the chapters under NORMLAB_SEED=1..10, record which claims hold"
+	@echo "make record     NOTEBOOK=chapters/NN_x.ipynb: run its long experiments, write chapters/recorded/"
 	@echo "make pdf        the whole book as one PDF in _build/pdf (needs Chromium)"
 	@echo "make book-zh    the Chinese edition into _build/html-zh (from make book's executed notebooks)"
 	@echo "make books      both editions, each linking to the other"
@@ -165,6 +166,12 @@ i18n-update: install
 CLAIMS_ARGS ?= --offsets 1-10
 claims: install
 	$(BIN)/python tools/claims.py $(CLAIMS_ARGS)
+
+# Not part of `make test`: run a chapter's long experiments and write their recordings
+# (chapters/recorded/*.json, committed). RECORD_ARGS=--default records with the short runs.
+record: install
+	@test -n "$(NOTEBOOK)" || (echo "usage: make record NOTEBOOK=chapters/04_resnet.ipynb" && false)
+	$(BIN)/python tools/record.py $(NOTEBOOK) $(RECORD_ARGS)
 
 clean:
 	rm -rf _build build dist .pytest_cache .ruff_cache .mypy_cache .hypothesis src/*.egg-info

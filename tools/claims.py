@@ -20,11 +20,12 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from normlab.recording import platform_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS_JSON = ROOT / "appendix" / "claims.json"  # every row, assembled from CLAIMS_DIR
@@ -58,25 +59,6 @@ def claim_cells(nb: dict) -> list[dict]:
         if cell["cell_type"] == "code" and "claim" in meta:
             found.append({"id": cell["id"], "claim": meta["claim"], "kind": meta.get("kind")})
     return found
-
-
-def platform_name() -> str:
-    """The CPU model and the vector ISA PyTorch's kernels use, or the CUDA device."""
-    import torch
-
-    device = os.environ.get("NORMLAB_DEVICE", "").strip()
-    if device.startswith("cuda") or (not device and torch.cuda.is_available()):
-        return f"CUDA {torch.cuda.get_device_name()} (torch {torch.__version__})"
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    isa = torch.backends.cpu.get_cpu_capability()
-    return f"{model}, {isa} (torch {torch.__version__})"
 
 
 def run_once(path: Path, offset: int, timeout: int) -> dict[str, bool]:

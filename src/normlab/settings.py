@@ -6,6 +6,8 @@
                           tqdm's own ``TQDM_DISABLE`` is honoured too
 ``NORMLAB_FULL``          a flag: the longer, better runs of the chapters that offer them
 ``NORMLAB_SEED``          a non-negative integer added to every seed a chapter draws
+``NORMLAB_RECORD``        a flag: long experiments write their recordings
+                          (``make record``, see :mod:`normlab.recording`)
 ========================  =======================================================
 
 A flag accepts ``1/0``, ``true/false``, ``yes/no`` and ``on/off`` (any case, surrounding
