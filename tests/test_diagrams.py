@@ -206,3 +206,50 @@ def test_diagrams_fit_the_column_and_validate_their_arguments():
         diagrams.resnet_diagram(0)
     with pytest.raises(TypeError, match="world_size"):
         diagrams.sync_batchnorm_diagram(2.5)
+
+
+# --- legibility: text fits its box, at the size the book shows --------------------------------
+ALL_DIAGRAMS = {
+    "resnet": lambda: diagrams.resnet_diagram(blocks=3),
+    "resnet-1": lambda: diagrams.resnet_diagram(blocks=1),
+    "axes": diagrams.normalization_axes_diagram,
+    "sync": diagrams.sync_batchnorm_diagram,
+    "gan": diagrams.gan_diagram,
+}
+
+
+@pytest.mark.parametrize("name", list(ALL_DIAGRAMS))
+def test_every_label_fits_inside_its_box_and_the_figure(name):
+    from matplotlib.patches import FancyBboxPatch
+
+    fig = ALL_DIAGRAMS[name]()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox
+    checked = 0
+    for ax in fig.axes:
+        boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+        for text in ax.texts:
+            if not text.get_text().strip():
+                continue
+            extent = text.get_window_extent(renderer)
+            assert page.x0 <= extent.x0 and extent.x1 <= page.x1, (name, text.get_text())
+            centre = ax.transData.transform(text.get_position())
+            holder = [b for b in boxes if b.get_window_extent(renderer).contains(*centre)]
+            for box in holder:  # a label drawn at a box's centre stays inside it
+                outline = box.get_window_extent(renderer)
+                assert outline.x0 <= extent.x0 and extent.x1 <= outline.x1, (name, text.get_text())
+                checked += 1
+        for box in boxes:
+            outline = box.get_window_extent(renderer)
+            assert page.x0 <= outline.x0 and outline.x1 <= page.x1 + 1, (name, box.get_gid())
+    assert name == "axes" or checked >= 5
+    for text in fig.findobj(matplotlib.text.Text):
+        if text.get_text().strip():
+            assert text.get_fontsize() >= 8, (name, text.get_text(), text.get_fontsize())
+
+
+def test_resnet_title_counts_blocks_in_the_singular_and_plural():
+    one = diagrams.resnet_diagram(blocks=1).axes[1].get_title()
+    three = diagrams.resnet_diagram(blocks=3).axes[1].get_title()
+    assert "1 block per stage" in one and "3 blocks per stage" in three

@@ -36,6 +36,9 @@ HIGHLIGHT = "#4c8fd6"
 _PLAIN = "#eef1f5"
 _EDGE = "#39424e"
 _ACCENT = "#f0b44c"  # projection shortcuts, all-reduces, losses
+# text sizes in points; the diagrams are 6.4-7 in wide and shown at 96-100 % of that in
+# the book's 688 px column, so these are about the sizes a reader sees
+_SMALL, _TEXT, _TITLE = 8, 8.5, 10
 
 
 def _canvas(ax: Any, width: float, height: float) -> None:
@@ -55,7 +58,7 @@ def _box(
     *,
     gid: str | None = None,
     color: str = _PLAIN,
-    fontsize: float = 8,
+    fontsize: float = _TEXT,
     dashed: bool = False,
 ) -> Any:
     """A rounded box centred at ``(x, y)`` with ``text`` inside."""
@@ -149,7 +152,7 @@ def resnet_diagram(
     _box(left, 1.3, 7.0, 1.6, 0.45, "x", gid="block-input")
     _arrow(left, (1.3, 6.77), (1.3, ys[0] + 0.23))
     for k, (label, y) in enumerate(zip(steps, ys, strict=True)):
-        _box(left, 1.3, y, 2.0, 0.45, label, gid=f"layer:{k}")
+        _box(left, 1.3, y, 2.3, 0.45, label, gid=f"layer:{k}")
         if k + 1 < len(ys):
             _arrow(left, (1.3, y - 0.23), (1.3, ys[k + 1] + 0.23))
     _arrow(left, (1.3, ys[-1] - 0.23), (1.3, 1.95 + 0.2))
@@ -161,7 +164,7 @@ def resnet_diagram(
     _arrow(left, (1.3, 1.75), (1.3, 1.2 + 0.23))
     _box(left, 1.3, 1.2, 1.6, 0.45, "ReLU", gid="layer:out")
     _arrow(left, (1.3, 0.97), (1.3, 0.45))
-    left.text(1.3, 0.3, "out", ha="center", va="center", fontsize=8)
+    left.text(1.3, 0.3, "out", ha="center", va="center", fontsize=_TEXT)
     # the shortcut runs down the right-hand side, from x to the sum
     left.plot([2.1, 2.6, 2.6], [7.0, 7.0, 1.95], color=_EDGE, lw=1)
     _arrow(left, (2.6, 1.95), (1.5, 1.95), gid="shortcut")
@@ -171,9 +174,9 @@ def resnet_diagram(
         "shortcut:\nidentity,\nor 1×1 conv\n+ BN where\nwidth or\nresolution\nchange",
         ha="left",
         va="center",
-        fontsize=7,
+        fontsize=_SMALL,
     )
-    left.set_title("Residual block", fontsize=9)
+    left.set_title("Residual block", fontsize=_TITLE)
 
     # --- the stages
     shown = blocks if blocks <= 6 else 6
@@ -185,7 +188,8 @@ def resnet_diagram(
     previous = widths[0]
     for i, (width, size) in enumerate(zip(widths, sizes, strict=True)):
         y = ys[1 + i]
-        right.text(0.05, y, f"stage {i + 1}\n{width} ch\n{size}×{size}", fontsize=7, va="center")
+        label = f"stage {i + 1}\n{width} ch\n{size}×{size}"
+        right.text(0.05, y, label, fontsize=_SMALL, va="center")
         step = 5.6 / shown
         first = 1.6 + step / 2
         # from the previous row (the stem, or the last block of the previous stage)
@@ -206,20 +210,21 @@ def resnet_diagram(
                 label,
                 gid=f"block:{i}:{index}:{'projection' if projection else 'identity'}",
                 color=_ACCENT if projection else _PLAIN,
-                fontsize=6.5,
+                fontsize=_SMALL,
             )
             if j + 1 < shown:
                 _arrow(right, (x + step * 0.41, y), (x + step * 0.59, y))
             if shown < blocks and j == shown - 2:
-                right.text(x + step / 2, y, "…", ha="center", va="center", fontsize=9)
+                right.text(x + step / 2, y, "…", ha="center", va="center", fontsize=_TITLE)
         previous = width
     _arrow(right, (1.6 + 5.6 - (5.6 / shown) / 2, ys[-2] - 0.3), (3.8, ys[-1] + 0.27))
     _box(right, 3.8, ys[-1], 5.4, 0.5, "global average pool, fully connected", gid="head")
+    per_stage = "block per stage" if blocks == 1 else "blocks per stage"
     right.set_title(
-        f"ResNet: {blocks} blocks per stage, 6n + 2 = {6 * blocks + 2} layers"
+        f"ResNet: {blocks} {per_stage}, 6n + 2 = {6 * blocks + 2} layers"
         if len(widths) == 3
-        else f"ResNet: {blocks} blocks per stage, {2 * blocks * len(widths) + 2} layers",
-        fontsize=9,
+        else f"ResNet: {blocks} {per_stage}, {2 * blocks * len(widths) + 2} layers",
+        fontsize=_TITLE,
     )
     fig.tight_layout()
     return fig
@@ -344,7 +349,7 @@ def normalization_axes_diagram(batch: int = 4, channels: int = 6, groups: int = 
                     alpha=0.8,
                 )
             )
-        ax.text(x0 + width / 2, y0 - 0.18, "C (channels)", ha="center", va="top", fontsize=7)
+        ax.text(x0 + width / 2, y0 - 0.18, "C (channels)", ha="center", va="top", fontsize=_SMALL)
         ax.text(
             x0 - 0.12,
             y0 + height / 2,
@@ -352,7 +357,7 @@ def normalization_axes_diagram(batch: int = 4, channels: int = 6, groups: int = 
             ha="right",
             va="center",
             rotation=90,
-            fontsize=7,
+            fontsize=_SMALL,
         )
         ax.text(
             right + dx + 0.06,
@@ -360,13 +365,13 @@ def normalization_axes_diagram(batch: int = 4, channels: int = 6, groups: int = 
             "H, W\n(depth)",
             ha="left",
             va="center",
-            fontsize=7,
+            fontsize=_SMALL,
         )
         title = layer if layer != "GroupNorm" else f"GroupNorm, G = {groups}"
-        ax.set_title(f"{title}: over {_AVERAGED[layer]}", fontsize=8)
+        ax.set_title(f"{title}: over {_AVERAGED[layer]}", fontsize=_TEXT)
     fig.suptitle(
         f"Elements that share one mean and variance (N = {batch}, C = {channels})",
-        fontsize=9,
+        fontsize=_TITLE,
     )
     fig.tight_layout()
     return fig
@@ -415,15 +420,15 @@ def sync_batchnorm_diagram(world_size: int = 3) -> Any:
         (1.8, "input gradient\n$\\partial L/\\partial x_r$", "grad-input"),
     ]
     for r, x in enumerate(xs):
-        ax.text(x, 10.3, f"rank {r}", ha="center", fontsize=8, weight="bold")
+        ax.text(x, 10.3, f"rank {r}", ha="center", fontsize=_TEXT, weight="bold")
         for (y, text, step), (y_next, _, _) in zip(
             forward, forward[1:] + [(None, "", "")], strict=True
         ):
-            _box(ax, x, y, w, 0.75, text, gid=f"rank:{r}:{step}", fontsize=7)
+            _box(ax, x, y, w, 0.75, text, gid=f"rank:{r}:{step}", fontsize=_SMALL)
             if y_next is not None and step != "moments":
                 _arrow(ax, (x, y - 0.4), (x, y_next + 0.4))
         for y, text, step in backward:
-            _box(ax, x, y, w, 0.75, text, gid=f"rank:{r}:{step}", fontsize=7)
+            _box(ax, x, y, w, 0.75, text, gid=f"rank:{r}:{step}", fontsize=_SMALL)
         _arrow(ax, (x, 8.1), (x, 7.65))  # moments -> all-reduce
         _arrow(ax, (x, 6.95), (x, 6.7))  # all-reduce -> stats
         _arrow(ax, (x, 4.8), (x, 4.4), dashed=True)  # the loss sends dy back
@@ -434,8 +439,8 @@ def sync_batchnorm_diagram(world_size: int = 3) -> Any:
         1.4 + span / 2,
         7.3,
         span - 0.1,
-        0.6,
-        "all_reduce (sum) of the $(3, C)$ moments: moments of the whole batch",
+        0.75,
+        "all_reduce (sum) of the $(3, C)$ moments\n= the moments of the whole batch",
         gid="all_reduce:forward:(3, C)",
         color=_ACCENT,
     )
@@ -444,23 +449,23 @@ def sync_batchnorm_diagram(world_size: int = 3) -> Any:
         1.4 + span / 2,
         2.8,
         span - 0.1,
-        0.6,
-        "all_reduce (sum) of the $(2, C)$ gradient sums: sums over the whole batch",
+        0.75,
+        "all_reduce (sum) of the $(2, C)$ gradient sums\n= the sums over the whole batch",
         gid="all_reduce:backward:(2, C)",
         color=_ACCENT,
     )
-    ax.text(0.05, 8.4, "forward", fontsize=8, rotation=90, va="center")
-    ax.text(0.05, 3.2, "backward", fontsize=8, rotation=90, va="center")
+    ax.text(0.05, 8.4, "forward", fontsize=_TEXT, rotation=90, va="center")
+    ax.text(0.05, 3.2, "backward", fontsize=_TEXT, rotation=90, va="center")
     ax.text(
         0.1,
         0.75,
         "$\\gamma, \\beta$ gradients: each rank's share, summed by DDP's gradient all-reduce.\n"
         "Not drawn: one small all-reduce of the input shapes before the moments, so that\n"
         "bad input fails on every rank with the same error.",
-        fontsize=7,
+        fontsize=_SMALL,
         va="center",
     )
-    ax.set_title(f"SyncBatchNorm on {world_size} ranks", fontsize=9)
+    ax.set_title(f"SyncBatchNorm on {world_size} ranks", fontsize=_TITLE)
     fig.tight_layout()
     return fig
 
@@ -503,7 +508,7 @@ def gan_diagram() -> Any:
 
     fig, axes = plt.subplots(2, 1, figsize=(7.0, 5.6))
     for ax, game in zip(axes, ("gan", "wgan"), strict=True):
-        _canvas(ax, 10.0, 4.1)
+        _canvas(ax, 10.5, 4.1)
         wgan = game == "wgan"
         _box(ax, 0.9, 3.1, 1.4, 0.6, "noise $z$\n$\\sim N(0, I)$", gid=f"{game}:noise")
         _box(ax, 2.9, 3.1, 1.4, 0.6, "generator $G$", gid=f"{game}:generator", color=HIGHLIGHT)
@@ -516,42 +521,42 @@ def gan_diagram() -> Any:
         _arrow(ax, (5.6, 3.1), (5.9, 2.45))
         _arrow(ax, (5.6, 1.3), (5.9, 1.95))
         score = "score $f(\\cdot) \\in \\mathbb{R}$" if wgan else "$D(\\cdot) \\in (0, 1)$"
-        ax.text(6.7, 1.6, score, fontsize=7, ha="center", va="top")
+        ax.text(6.7, 1.6, score, fontsize=_SMALL, ha="center", va="top")
         judge_player = "critic" if wgan else "discriminator"
         for player, y in (("generator", 3.3), (judge_player, 1.1)):
             formula, function = GAN_LOSSES[game][player]
             _box(
                 ax,
-                8.78,
+                8.95,
                 y,
-                2.4,
+                3.0,
                 0.75,
                 f"{player} loss\n{formula}",
                 gid=f"loss:{game}:{player}:{function}",
                 color=_ACCENT,
-                fontsize=6.5,
+                fontsize=_SMALL,
             )
-            _arrow(ax, (7.5, 2.2 + (0.2 if y > 2 else -0.2)), (7.75, y + (-0.3 if y > 2 else 0.3)))
+            _arrow(ax, (7.5, 2.2 + (0.2 if y > 2 else -0.2)), (7.6, y + (-0.3 if y > 2 else 0.3)))
         _arrow(ax, (8.3, 3.7), (2.9, 3.42), dashed=True, connection="arc3,rad=0.12")
-        ax.text(5.6, 3.97, "gradient to G", fontsize=6.5, ha="center")
+        ax.text(5.6, 3.97, "gradient to G", fontsize=_SMALL, ha="center")
         if wgan:
             ax.text(
                 0.2,
                 0.55,
                 "keep $f$ 1-Lipschitz: clip every weight to $[-c, c]$ (WGAN)\n"
                 "or penalize $(\\Vert\\nabla f(\\hat x)\\Vert - 1)^2$ (WGAN-GP)",
-                fontsize=7,
+                fontsize=_SMALL,
                 va="center",
             )
-            ax.set_title("Wasserstein GAN: the critic estimates $W_1$", fontsize=9)
+            ax.set_title("Wasserstein GAN: the critic estimates $W_1$", fontsize=_TITLE)
         else:
             ax.text(
                 0.2,
                 0.55,
                 "D learns to tell real from fake;\nG learns to make D call its samples real",
-                fontsize=7,
+                fontsize=_SMALL,
                 va="center",
             )
-            ax.set_title("GAN: a game between generator and discriminator", fontsize=9)
+            ax.set_title("GAN: a game between generator and discriminator", fontsize=_TITLE)
     fig.tight_layout()
     return fig
