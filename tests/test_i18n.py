@@ -126,6 +126,17 @@ def test_reader_joins_multiline_strings_and_unescapes(tmp_path):
                                                          ["a.md:1"])
 
 
+def test_reader_decodes_escapes_in_one_pass(tmp_path):
+    # an escaped backslash before t or n is a backslash and a letter (\\times, \\nabla),
+    # not a backslash and a TAB or a newline
+    path = tmp_path / "e.po"
+    path.write_text(HEADER + '#: a.md:1\nmsgid "\\\\times \\\\nabla \\n \\" \\t"\nmsgstr ""\n',
+                    encoding="utf-8")
+    (e,) = i18n.read_catalog(path)
+    assert e.msgid == '\\times \\nabla \n " \t'
+    assert i18n.is_display_math("\\theta = \\nabla f") is True
+
+
 def test_reader_rejects_an_unquoted_string(tmp_path):
     path = tmp_path / "bad.po"
     path.write_text('msgid hello\nmsgstr ""\n', encoding="utf-8")

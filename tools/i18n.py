@@ -66,6 +66,20 @@ TRANSLATED = (
     "bibliography",
     "appendix/sources",
     "appendix/execution",
+    "chapters/01_norms",
+    "chapters/02_lipschitz",
+    "chapters/03_batch_norm",
+    "chapters/06_sync_batchnorm",
+    "chapters/solutions/01_norms",
+    "chapters/solutions/02_lipschitz",
+    "chapters/solutions/03_batch_norm",
+    "chapters/solutions/04_resnet",
+    "chapters/solutions/05_normalization_family",
+    "chapters/solutions/06_sync_batchnorm",
+    "chapters/solutions/07_label_smoothing",
+    "chapters/solutions/08_gan",
+    "chapters/solutions/09_wgan",
+    "chapters/solutions/10_spectral_norm",
 )
 
 SEARCH_BAR_TEXT = "搜索本书……"
@@ -171,17 +185,16 @@ class Entry:
     obsolete: bool = False
 
 
+_ESCAPES = {'"': '"', "n": "\n", "t": "\t", "\\": "\\"}
+
+
 def _unquote(s: str) -> str:
+    """A .po string's content: its escapes decoded in one pass (``\\\\times`` is a
+    backslash and ``times``, not a backslash, a TAB and ``imes``)."""
     s = s.strip()
     if not (s.startswith('"') and s.endswith('"')):
         raise ValueError(f"catalog line: expected a quoted string, got {s!r}")
-    return (
-        s[1:-1]
-        .replace('\\"', '"')
-        .replace("\\n", "\n")
-        .replace("\\t", "\t")
-        .replace("\\\\", "\\")
-    )
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), s[1:-1])
 
 
 def read_catalog(path: Path) -> list[Entry]:

@@ -4,7 +4,7 @@ Some numbers a chapter discusses come from runs too long for the minute a chapte
 laptop: the ``NORMLAB_FULL`` runs, or a learning-rate sweep that picks each method's rate.
 The book never quotes such a number from memory. The run writes a *recording*, a JSON file
 committed next to the chapter, and the chapter loads it in a cell that says it is a
-recording, of which commit, when, on what machine and with which settings:
+recording, of which commit, when, on what machine and with which settings::
 
     # in the experiment's cell, which runs under `make record` (NORMLAB_RECORD=1)
     if recording_requested():
