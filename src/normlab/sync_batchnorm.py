@@ -40,15 +40,15 @@ from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from normlab._validation import check_floating
-from normlab.normalization import (
-    _as_compute,
-    _backward_elemt,
-    _backward_reduce,
-    _BatchNorm,
-    _per_channel,
-    _reduce_dims,
-    update_running_stats,
+from normlab.normalization import update_running_stats
+from normlab.normalization._ops import (
+    as_compute,
+    backward_elemt,
+    backward_reduce,
+    per_channel,
+    reduce_dims,
 )
+from normlab.normalization.modules import BatchNormBase
 
 __all__ = [
     "batch_moments",
@@ -97,14 +97,14 @@ def batch_moments(input: Tensor) -> Tensor:
             f"input must be an (N, C, *) tensor with at least 2 dimensions, got shape "
             f"{tuple(input.shape)}"
         )
-    x = _as_compute(input)
+    x = as_compute(input)
     channels = x.shape[1]
     count = x.numel() // channels if channels else 0
     if count == 0:
         return torch.zeros(3, channels, dtype=torch.float64, device=x.device)
-    dims = _reduce_dims(x)
+    dims = reduce_dims(x)
     rough = x.mean(dims)
-    centered = x - _per_channel(rough, x)
+    centered = x - per_channel(rough, x)
     residual = centered.mean(dims).double()  # what rounding the first mean lost
     mean = rough.double() + residual
     m2 = count * ((centered * centered).mean(dims).double() - residual * residual)
@@ -265,7 +265,7 @@ def _split_mean(mean: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
 
 
 def _center(x: Tensor, hi: Tensor, lo: Tensor) -> Tensor:
-    return (x - _per_channel(hi, x)).sub_(_per_channel(lo, x))
+    return (x - per_channel(hi, x)).sub_(per_channel(lo, x))
 
 
 class _SyncBatchNormCtx(FunctionCtx):
@@ -317,13 +317,13 @@ class SyncBatchNormFunction(torch.autograd.Function):
         process_group: Any,
     ) -> Tensor:
         """Normalize this rank's ``input`` with the global ``mean`` and ``invstd``."""
-        x = _as_compute(input)
+        x = as_compute(input)
         hi, lo = _split_mean(mean, x.dtype)
         invstd = invstd.to(x.dtype)
         output = _center(x, hi, lo)
-        output.mul_(_per_channel(invstd if weight is None else weight * invstd, x))
+        output.mul_(per_channel(invstd if weight is None else weight * invstd, x))
         if bias is not None:
-            output.add_(_per_channel(bias, x))
+            output.add_(per_channel(bias, x))
         # torch's stub says Tensor, but save_for_backward accepts None (documented) and hands
         # it back as None
         ctx.save_for_backward(input, weight, hi, lo, invstd)  # type: ignore[arg-type]
@@ -335,9 +335,9 @@ class SyncBatchNormFunction(torch.autograd.Function):
     def backward(ctx: _SyncBatchNormCtx, grad_output: Tensor) -> tuple[Tensor | None, ...]:
         """Input gradient from the all-reduced sums; this rank's weight and bias shares."""
         input, weight, hi, lo, invstd = ctx.saved_tensors
-        x, dy = _as_compute(input), _as_compute(grad_output)
+        x, dy = as_compute(input), as_compute(grad_output)
         centered = _center(x, hi, lo)
-        sum_dy, sum_dy_xmu = _backward_reduce(dy, centered)  # this rank's share
+        sum_dy, sum_dy_xmu = backward_reduce(dy, centered)  # this rank's share
         grad_input = grad_weight = grad_bias = None
         if weight is not None and ctx.needs_input_grad[1]:
             grad_weight = (sum_dy_xmu * invstd).to(weight.dtype)
@@ -347,8 +347,8 @@ class SyncBatchNormFunction(torch.autograd.Function):
             sums = torch.stack([sum_dy, sum_dy_xmu]).double()
             dist.all_reduce(sums, group=ctx.group)
             total_dy, total_dy_xmu = sums.to(x.dtype).unbind(0)
-            w = None if weight is None else _as_compute(weight)
-            grad_input = _backward_elemt(
+            w = None if weight is None else as_compute(weight)
+            grad_input = backward_elemt(
                 dy, centered, invstd, w, total_dy, total_dy_xmu, ctx.count
             ).to(input.dtype)
         return grad_input, grad_weight, grad_bias, None, None, None, None
@@ -357,7 +357,7 @@ class SyncBatchNormFunction(torch.autograd.Function):
 # ------------------------------------------------------------------------------ the module
 
 
-class SyncBatchNorm(_BatchNorm):
+class SyncBatchNorm(BatchNormBase):
     r"""Batch normalization with the statistics of the batch across all processes, like
     :class:`torch.nn.SyncBatchNorm`.
 
@@ -458,14 +458,7 @@ class SyncBatchNorm(_BatchNorm):
         name = type(self).__name__
         counts = _agree_on_input(input, self.num_features, group, self._device(input), name)
         count = sum(counts)
-        factor = 0.0 if self.momentum is None else self.momentum
-        # With track_running_stats, the three buffers are tensors (nn.Module.__getattr__
-        # types them as Tensor | Module).
-        if self.track_running_stats:
-            tracked = cast(Tensor, self.num_batches_tracked)
-            tracked.add_(1)
-            if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(tracked)
+        factor = self._exponential_average_factor()  # counts the batch too
         with torch.no_grad():
             moments = batch_moments(input)
             dist.all_reduce(moments, group=group)
@@ -490,8 +483,8 @@ class SyncBatchNorm(_BatchNorm):
 
 def _is_batch_norm(
     module: nn.Module,
-) -> TypeGuard[nn.modules.batchnorm._BatchNorm | _BatchNorm]:
-    return isinstance(module, (nn.modules.batchnorm._BatchNorm, _BatchNorm))
+) -> TypeGuard[nn.modules.batchnorm._BatchNorm | BatchNormBase]:
+    return isinstance(module, (nn.modules.batchnorm._BatchNorm, BatchNormBase))
 
 
 def convert_sync_batchnorm(module: nn.Module, process_group: Any | None = None) -> nn.Module:
