@@ -13,7 +13,7 @@ from packaging.version import Version
 
 import normlab
 from normlab._version import RELEASE, git_revision
-from normlab.book import SourceCode
+from normlab.scaffolding.book import SourceCode
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,24 +133,24 @@ def test_the_lock_pins_every_package_exactly():
 
 
 def test_show_source_returns_highlightable_markdown():
-    shown = normlab.show_source(normlab.power_iteration)
+    shown = normlab.scaffolding.show_source(normlab.power_iteration)
     assert isinstance(shown, SourceCode)
     assert shown._repr_markdown_().startswith("```python\ndef power_iteration(")
     assert '"""' in shown.source
-    bare = normlab.show_source(normlab.power_iteration, docstring=False)
+    bare = normlab.scaffolding.show_source(normlab.power_iteration, docstring=False)
     assert '"""' not in bare.source and "def power_iteration(" in bare.source
     assert "for _ in range(n_iters):" in bare.source
 
 
 def test_show_source_rejects_objects_without_source():
     with pytest.raises(TypeError, match="obj must be a function, class, method or module"):
-        normlab.show_source(3)
+        normlab.scaffolding.show_source(3)
 
 
 def test_progress_bar_is_quiet_when_asked(monkeypatch, capsys):
     monkeypatch.setenv("NORMLAB_QUIET", "1")
-    assert normlab.progress.is_quiet()
-    assert list(normlab.progress_bar(range(3))) == [0, 1, 2]
+    assert normlab.scaffolding.progress.is_quiet()
+    assert list(normlab.scaffolding.progress_bar(range(3))) == [0, 1, 2]
     assert capsys.readouterr().err == ""
     monkeypatch.setenv("NORMLAB_QUIET", "0")
-    assert not normlab.progress.is_quiet()
+    assert not normlab.scaffolding.progress.is_quiet()

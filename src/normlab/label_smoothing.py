@@ -46,6 +46,8 @@ __all__ = [
     "smooth_labels",
     "label_smoothing_cross_entropy",
     "LabelSmoothingCrossEntropy",
+    "class_index_loss",
+    "probability_target_loss",
     "template_plane_projection",
     "cluster_tightness",
     "one_sided_smooth_labels",
@@ -295,7 +297,7 @@ def label_smoothing_cross_entropy(
             )
         _check_probabilities(target, class_dim)
         target = target.to(dtype=logits.dtype, device=logits.device)
-        return _probability_target_loss(log_p, target, eps, weight, reduction)
+        return probability_target_loss(log_p, target, eps, weight, reduction)
 
     expected = logits.shape[:1] + logits.shape[2:] if logits.ndim > 1 else torch.Size([])
     if target.shape != expected:
@@ -305,10 +307,10 @@ def label_smoothing_cross_entropy(
         )
     _check_class_indices(target, num_classes, ignore_index)
     target = target.to(device=logits.device).long()
-    return _class_index_loss(log_p, target, eps, weight, ignore_index, reduction)
+    return class_index_loss(log_p, target, eps, weight, ignore_index, reduction)
 
 
-def _class_index_loss(
+def class_index_loss(
     log_p: torch.Tensor,
     target: torch.Tensor,
     eps: float,
@@ -319,7 +321,9 @@ def _class_index_loss(
     """``(1 - ε)·w_y·(-log p_y) + (ε/C)·Σ_c w_c·(-log p_c)``; the mean divides by ``Σ w_y``.
 
     ``log_p`` is log-softmax with the classes in dimension 1 (0 if unbatched), ``weight``
-    ``None`` or already broadcastable along it, ``eps`` in the uniform convention.
+    ``None`` or already broadcastable along it, ``eps`` in the uniform convention. The
+    class-index kernel of :func:`label_smoothing_cross_entropy`, which checks the inputs
+    and converts the convention before calling it; this function checks nothing again.
     """
     class_dim = 0 if log_p.ndim == 1 else 1
     num_classes = log_p.shape[class_dim]
@@ -347,7 +351,7 @@ def _class_index_loss(
     return _reduce(loss, reduction, denominator)
 
 
-def _probability_target_loss(
+def probability_target_loss(
     log_p: torch.Tensor,
     target: torch.Tensor,
     eps: float,
@@ -356,7 +360,8 @@ def _probability_target_loss(
 ) -> torch.Tensor:
     """``-Σ_c w_c q_c log p_c`` with ``q = (1 - ε)·target + ε/C``; the mean divides by N.
 
-    Arguments as for :func:`_class_index_loss`; ``target`` has the shape of ``log_p``.
+    Arguments as for :func:`class_index_loss`; ``target`` has the shape of ``log_p``.
+    The probability-target kernel of :func:`label_smoothing_cross_entropy` (checked there).
     """
     class_dim = 0 if log_p.ndim == 1 else 1
     num_classes = log_p.shape[class_dim]

@@ -23,8 +23,8 @@ from normlab._validation import (
     check_module,
     check_positive_int,
 )
-from normlab.device import get_device
-from normlab.progress import progress_bar
+from normlab.scaffolding.device import get_device
+from normlab.scaffolding.progress import progress_bar
 
 __all__ = ["History", "fit_classifier", "evaluate_classifier", "predict_logits"]
 
@@ -175,7 +175,7 @@ def fit_classifier(
         loss_fn: ``(logits, y) -> scalar`` training loss; default ``F.cross_entropy``
             (pass e.g. a label-smoothing loss here). Validation always reports plain
             cross-entropy.
-        device: where to train; default :func:`normlab.device.get_device`.
+        device: where to train; default :func:`normlab.scaffolding.device.get_device`.
         seed: seed of the shuffling order (seed the model's initialization yourself, before
             building it).
         drop_last: drop the last incomplete batch (a last batch of one sample would make

@@ -42,7 +42,6 @@ from normlab._validation import (
     check_positive_float,
     check_positive_int,
 )
-from normlab.device import get_device
 from normlab.gan.losses import _real_target, get_loss
 from normlab.gan.stacked import StackedMLP
 from normlab.gan.training import (
@@ -55,7 +54,8 @@ from normlab.gan.training import (
     _Stopwatch,
     _TensorSource,
 )
-from normlab.progress import progress_bar
+from normlab.scaffolding.device import get_device
+from normlab.scaffolding.progress import progress_bar
 
 __all__ = ["GANEnsemble", "train_gan_ensemble", "seed_losses", "ELEMENTWISE_OPTIMIZERS"]
 
@@ -303,7 +303,7 @@ def train_gan_ensemble(
             :data:`normlab.gan.ensemble.ELEMENTWISE_OPTIMIZERS`; default
             Adam(2e-4, betas=(0.5, 0.999)) as in ``train_gan``.
         critic_optimizer: the same for the critics.
-        device: where to train; default :func:`normlab.device.get_device`.
+        device: where to train; default :func:`normlab.scaffolding.device.get_device`.
         evaluate: ``(generator, critic) -> {name: float}`` for every seed, or a list of
             one such function per seed, called with seed ``k``'s modules (inside
             ``torch.random.fork_rng``, as in ``train_gan``).

@@ -13,7 +13,7 @@ and the digits report, with the table rows the chapters print over seeds.
   features of the training digits; :meth:`DigitsReference.report` measures generated
   digits against them.
 - **Tables.** :func:`comparison_table` prints the chapters' closing table of means ±
-  standard deviations over seeds, from :func:`normlab.book.summarize_seeds`.
+  standard deviations over seeds, from :func:`normlab.scaffolding.display.summarize_seeds`.
 
 The default seeds (``sample_seed=3``, ``reference_seed=12345``) are those Chapters 8 and 9
 used before this module existed; a chapter passes ``chapter.seed(k)`` so that
@@ -284,13 +284,13 @@ def digits_reference(
         seed: seed of the split and of the classifier.
         flatten: digits as ``(N, 64)`` (for MLPs) instead of ``(N, 1, 8, 8)``.
         device: where the classifier and the digits live; default
-            :func:`normlab.device.get_device`.
+            :func:`normlab.scaffolding.device.get_device`.
 
     Returns:
         A :class:`DigitsReference`.
     """
     from normlab.data import load_digits
-    from normlab.device import get_device
+    from normlab.scaffolding.device import get_device
 
     seed = check_int(seed, "seed")
     if not isinstance(flatten, bool):
@@ -324,7 +324,8 @@ def comparison_table(
 
     Args:
         sections: ``{data name: (summary, mode column)}``, each ``summary`` as returned by
-            :func:`normlab.book.summarize_seeds` (``{method: {column: (mean, sd)}}``) and
+            :func:`~normlab.scaffolding.display.summarize_seeds`
+            (``{method: {column: (mean, sd)}}``) and
             the name of its mode-count column (``"modes"`` for the ring, ``"classes"`` for
             the digits), printed first as "modes/classes".
         columns: the further columns, in every summary.

@@ -44,11 +44,11 @@ from normlab._validation import (
     check_positive_float,
     check_positive_int,
 )
-from normlab.device import get_device
 from normlab.gan.data import GaussianMixture
 from normlab.gan.losses import get_loss
 from normlab.gan.steps import critic_step
-from normlab.progress import progress_bar
+from normlab.scaffolding.device import get_device
+from normlab.scaffolding.progress import progress_bar
 from normlab.sync_batchnorm import _is_batch_norm
 
 __all__ = [
@@ -794,8 +794,8 @@ def train_gan(
         generator_optimizer: an optimizer over the generator's parameters, or a factory
             ``params -> optimizer``; default Adam(2e-4, betas=(0.5, 0.999)).
         critic_optimizer: the same for the critic.
-        device: where to train; default :func:`normlab.device.get_device`. The models are
-            moved there.
+        device: where to train; default :func:`~normlab.scaffolding.device.get_device`.
+            The models are moved there.
         seed: seed of the loop's noise and data generators (seed the models'
             initialization yourself, before building them).
         eval_every: call ``evaluate`` before training, every ``eval_every`` generator steps

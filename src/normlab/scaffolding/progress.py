@@ -2,7 +2,7 @@
 
 A bar written into a notebook's stored output is noise in the rendered book, so bars are
 disabled whenever the flag ``NORMLAB_QUIET`` (or tqdm's own ``TQDM_DISABLE``) is on; the
-Makefile sets it for ``make book`` and ``make test``. See :mod:`normlab.settings` for the
+Makefile sets it for ``make book`` and ``make test``. See :mod:`.settings` for the
 values a flag accepts.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["QUIET_ENV_VAR", "is_quiet", "progress_bar"]
 
-from normlab.settings import QUIET_ENV_VAR, quiet
+from normlab.scaffolding.settings import QUIET_ENV_VAR, quiet
 
 
 def is_quiet() -> bool:

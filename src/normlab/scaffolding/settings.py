@@ -1,7 +1,7 @@
 """The environment variables that steer the chapters, each parsed once and strictly.
 
 ========================  =======================================================
-``NORMLAB_DEVICE``        ``cpu``, ``cuda`` or ``cuda:N`` (see :func:`normlab.device.get_device`)
+``NORMLAB_DEVICE``        ``cpu``, ``cuda`` or ``cuda:N`` (see :func:`.device.get_device`)
 ``NORMLAB_QUIET``         a flag: no progress bars (``make book`` and ``make test`` set it);
                           tqdm's own ``TQDM_DISABLE`` is honoured too
 ``NORMLAB_FULL``          a flag: the longer, better runs of the chapters that offer them
