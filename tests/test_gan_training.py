@@ -435,7 +435,7 @@ def _flip_64_bytes(raw):
 
 
 def _rewrite_payload(path, change):
-    from normlab.gan.training import _read_checkpoint, _save_checkpoint
+    from normlab.gan.checkpoint import _read_checkpoint, _save_checkpoint
 
     _save_checkpoint(path, change(_read_checkpoint(path)))
 

@@ -26,7 +26,7 @@ What it does not do: batch normalization or convolutions (use ``train_gan``), ch
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -42,20 +42,14 @@ from normlab._validation import (
     check_positive_float,
     check_positive_int,
 )
-from normlab.gan.losses import _real_target, get_loss
+from normlab.gan.config import Evaluate, OptimizerFactory, floating_dtype, latent_size
+from normlab.gan.losses import get_loss, real_target
+from normlab.gan.sources import MixtureSource, TensorSource, make_source
 from normlab.gan.stacked import StackedMLP
-from normlab.gan.training import (
-    GANHistory,
-    OptimizerFactory,
-    _floating_dtype,
-    _latent_dim,
-    _make_source,
-    _MixtureSource,
-    _Stopwatch,
-    _TensorSource,
-)
+from normlab.gan.training import SYNC_EVERY, GANHistory
 from normlab.scaffolding.device import get_device
 from normlab.scaffolding.progress import progress_bar
+from normlab.scaffolding.timing import Stopwatch
 
 __all__ = ["GANEnsemble", "train_gan_ensemble", "seed_losses", "ELEMENTWISE_OPTIMIZERS"]
 
@@ -71,12 +65,7 @@ ELEMENTWISE_OPTIMIZERS = (
     torch.optim.NAdam,
     torch.optim.RAdam,
 )
-# How often (in generator steps) the loop looks for NaN: train_gan's schedule, so that a
-# diverging seed stops at the same step as its train_gan run.
-_SYNC_EVERY = 50
-
 ModuleFactory = Callable[[], nn.Module]
-Evaluate = Callable[[nn.Module, nn.Module], Mapping[str, float]]
 # per seed: stacked scores (K, N) of real and fake samples, or of fake ones, -> losses (K,)
 CriticLosses = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 GeneratorLosses = Callable[[torch.Tensor], torch.Tensor]
@@ -104,7 +93,7 @@ def seed_losses(name: str, label_smoothing: float = 0.0) -> tuple[CriticLosses, 
 
     def binary_cross_entropy(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         if label_smoothing:
-            target = _real_target(real, label_smoothing)
+            target = real_target(real, label_smoothing)
             real_term = F.binary_cross_entropy_with_logits(real, target, reduction="none")
         else:
             real_term = F.softplus(-real)
@@ -228,9 +217,9 @@ def _optimizer(choice: object, params: list[nn.Parameter], name: str) -> torch.o
 
 def _sources(
     data: object, batch_size: int, device: torch.device, seeds: list[int]
-) -> list[_MixtureSource | _TensorSource]:
-    sources = [_make_source(data, batch_size, device, seed + 1) for seed in seeds]
-    if not isinstance(sources[0], (_MixtureSource, _TensorSource)):
+) -> list[MixtureSource | TensorSource]:
+    sources = [make_source(data, batch_size, device, seed + 1) for seed in seeds]
+    if not isinstance(sources[0], (MixtureSource, TensorSource)):
         raise TypeError(
             "data must be a GaussianMixture (or an object with sample(n, generator=...)), a "
             "tensor of samples, a TensorDataset or an (x, y) pair; a Dataset or DataLoader "
@@ -238,7 +227,7 @@ def _sources(
             f"train_gan for {type(data).__name__}"
         )
     # made from the same data, every seed's source is of the first one's kind
-    return cast("list[_MixtureSource | _TensorSource]", sources)
+    return cast("list[MixtureSource | TensorSource]", sources)
 
 
 def _evaluations(evaluate: object, n: int) -> list[Evaluate] | None:
@@ -339,7 +328,7 @@ def train_gan_ensemble(
             raise ValueError("eval_every is set but no evaluate function was given")
     evaluations = _evaluations(evaluate, K)
     generator_list, critic_list = _seeded_models(generators, critics, seeds)
-    latent_dim = _latent_dim(generator_list[0], latent_dim)
+    latent_dim = latent_size(generator_list[0], latent_dim)
 
     device = get_device(device)
     for module in (*generator_list, *critic_list):
@@ -348,7 +337,7 @@ def train_gan_ensemble(
     stacked_critic = StackedMLP(critic_list)
     sources = _sources(data, batch_size, device, seeds)
     noises = [torch.Generator(device).manual_seed(seed) for seed in seeds]
-    dtype = _floating_dtype(generator_list[0])
+    dtype = floating_dtype(generator_list[0])
     generator_params = stacked_generator.parameters()
     critic_params = stacked_critic.parameters()
     generator_opt = _optimizer(generator_optimizer, generator_params, "generator_optimizer")
@@ -367,7 +356,7 @@ def train_gan_ensemble(
     frozen: dict[int, list[torch.Tensor]] = {}  # a diverged seed's tensors when it stopped
     flushed = 0
     # CUDA events on a GPU, as in train_gan: timing must not synchronize every step
-    critic_clock, generator_clock = _Stopwatch(device), _Stopwatch(device)
+    critic_clock, generator_clock = Stopwatch(device), Stopwatch(device)
 
     def draw_noise(n: int) -> torch.Tensor:
         z = torch.empty(K, n, latent_dim, device=device, dtype=dtype)
@@ -472,7 +461,7 @@ def train_gan_ensemble(
         due_eval = evaluations is not None and (
             done == steps or (eval_every is not None and done % eval_every == 0)
         )
-        if due_eval or done == steps or done % _SYNC_EVERY == 0:
+        if due_eval or done == steps or done % SYNC_EVERY == 0:
             flush(done)
             if stop_on_divergence:
                 for k in list(active):

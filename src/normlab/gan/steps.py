@@ -34,9 +34,7 @@ __all__ = ["CriticStep", "critic_step"]
 
 
 class CriticStep(NamedTuple):
-    """What one :func:`critic_step` measured, as detached 0-dim tensors on the device.
-
-    """
+    """What one :func:`critic_step` measured, as detached 0-dim tensors on the device."""
 
     #: The loss that was minimized, penalty included (``λ · penalty``).
     loss: torch.Tensor

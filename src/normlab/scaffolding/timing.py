@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,6 +23,7 @@ from normlab._validation import check_int, check_positive_int
 
 __all__ = [
     "Timing",
+    "Stopwatch",
     "time_call",
     "time_forward_backward",
     "compare_forward_backward",
@@ -43,6 +45,45 @@ class Timing:
     def __str__(self) -> str:
         best, median = self.best * 1e3, self.median * 1e3
         return f"best {best:.3f} ms, median {median:.3f} ms ({self.repeats} runs)"
+
+
+class Stopwatch:
+    """Accumulated wall time of repeated phases; CUDA events on a GPU, so that timing does
+    not force a synchronization at every step (:meth:`collect` synchronizes once).
+
+    ``start()`` and ``stop()`` bracket each phase; :meth:`collect` returns the seconds
+    measured since its last call. The GAN training loops time their critic and generator
+    steps with it."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.seconds = 0.0
+        self.events: list[tuple[Any, Any]] = []
+        self._start: Any = None
+
+    def start(self) -> None:
+        if self.cuda:
+            self._start = torch.cuda.Event(enable_timing=True)
+            self._start.record()
+        else:
+            self._start = time.perf_counter()
+
+    def stop(self) -> None:
+        if self.cuda:
+            end = torch.cuda.Event(enable_timing=True)
+            end.record()
+            self.events.append((self._start, end))
+        else:
+            self.seconds += time.perf_counter() - self._start
+
+    def collect(self) -> float:
+        """Seconds measured since the last call."""
+        if self.cuda and self.events:
+            self.events[-1][1].synchronize()
+            self.seconds += sum(a.elapsed_time(b) for a, b in self.events) / 1e3
+            self.events.clear()
+        seconds, self.seconds = self.seconds, 0.0
+        return seconds
 
 
 def _synchronize(device: torch.device | str | None) -> None:
