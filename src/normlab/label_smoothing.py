@@ -20,14 +20,13 @@ discriminator already finds implausible.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from normlab._validation import (
     check_choice,
+    check_class_indices,
     check_finite,
     check_floating,
     check_floating_dtype,
@@ -37,6 +36,7 @@ from normlab._validation import (
     check_ndim,
     check_nonempty,
     check_one_sided_smoothing,
+    check_probabilities,
     check_real,
     check_tensor,
 )
@@ -85,33 +85,17 @@ def _check_class_indices(
             "target must hold integer class indices or floating-point class probabilities, "
             f"got dtype {target.dtype}"
         )
-    if target.numel() == 0:
-        return
-    lowest, highest = torch.aminmax(target)
-    if lowest >= 0 and highest < num_classes:  # the common case: two reductions, no masks
-        return
-    valid = (target >= 0) & (target < num_classes)
-    if ignore_index is not None:
-        valid |= target == ignore_index
-    if not bool(valid.all()):
-        bad = target[~valid][0].item()
-        ignored = "" if ignore_index is None else f" (and is not ignore_index={ignore_index})"
-        raise ValueError(f"target holds class index {bad}, outside [0, {num_classes}){ignored}")
+    check_class_indices(target, "target", num_classes, ignore_index)
 
 
 def _check_probabilities(target: torch.Tensor, class_dim: int) -> None:
-    # sqrt(machine epsilon) accepts rounding from any normalization (1.5e-8 in float64,
-    # 3.5e-4 in float32) while rejecting targets that are not distributions at all.
-    tolerance = math.sqrt(torch.finfo(target.dtype).eps)
-    if not bool((target >= 0).all()):
-        raise ValueError("probability targets must be >= 0, got a negative (or NaN) entry")
-    total = target.sum(dim=class_dim, dtype=torch.float64)
-    worst = (total - 1).abs().max().item() if total.numel() else 0.0
-    if not worst <= tolerance:
-        raise ValueError(
-            f"probability targets must sum to 1 over the class dimension {class_dim}; the "
-            f"largest deviation is {worst:.3g} (tolerance {tolerance:.1e})"
-        )
+    check_probabilities(
+        target,
+        "probability targets",
+        class_dim,
+        "probability targets",
+        f" over the class dimension {class_dim}",
+    )
 
 
 def _check_epsilon(epsilon: object) -> float:

@@ -43,13 +43,15 @@ from normlab._validation import (
     check_finite,
     check_floating,
     check_floating_dtype,
-    check_int,
+    check_module,
     check_nonempty,
+    check_nonnegative_int,
     check_positive_float,
     check_positive_int,
 )
 
 __all__ = [
+    "TRANSPOSED_CONVS",
     "LipschitzLowerBound",
     "activation_lipschitz",
     "circular_conv_singular_values",
@@ -63,9 +65,10 @@ __all__ = [
 ]
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-_TRANSPOSED_CONVS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+#: The transposed convolutions (their weight is ``(in, out, *kernel)``, not ``(out, in, ...)``).
+TRANSPOSED_CONVS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _SHAPE_PRESERVING = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
-# What isinstance(conv, _CONVS + _TRANSPOSED_CONVS) narrows to: the helpers below take it,
+# What isinstance(conv, _CONVS + TRANSPOSED_CONVS) narrows to: the helpers below take it,
 # so that a type checker sees the layers' typed attributes (weight, stride, padding ...).
 _Conv = (
     nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.ConvTranspose1d | nn.ConvTranspose2d | nn.ConvTranspose3d
@@ -369,7 +372,7 @@ def _check_conv_input(conv: _Conv, input_shape: object) -> tuple[int, ...]:
 def _linear_part(conv: _Conv) -> Callable[[torch.Tensor], torch.Tensor]:
     """The convolution without its bias (the bias shifts outputs, it does not stretch)."""
     weight = conv.weight  # read once: a spectrally normalized weight is computed here
-    if isinstance(conv, _TRANSPOSED_CONVS):
+    if isinstance(conv, TRANSPOSED_CONVS):
         transposed = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
         op = transposed[len(conv.kernel_size)]
         # torch types padding as str | tuple for every conv; a transposed one refuses strings
@@ -433,7 +436,7 @@ def conv_operator_norm(
         ValueError: ``input_shape`` does not fit the layer (channels, number of axes, too
             small for the kernel); ``method`` is unknown, or ``"fft"`` where it is not exact.
     """
-    if not isinstance(conv, _CONVS + _TRANSPOSED_CONVS):
+    if not isinstance(conv, _CONVS + TRANSPOSED_CONVS):
         raise TypeError(
             f"conv must be a Conv1d/2d/3d or ConvTranspose1d/2d/3d, got {type(conv).__name__}"
         )
@@ -494,14 +497,13 @@ def layer_lipschitz(
         TypeError: the layer type is not supported.
         ValueError: a convolution without ``input_shape``, or with one that does not fit.
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check_module(module, "module")
     with _eval_mode(module):
         if isinstance(module, nn.Linear):
             # LAPACK has no half precision: float64, as normlab.linalg.singular_values does.
             weight = module.weight.detach().to(torch.float64)
             return torch.linalg.matrix_norm(weight, 2).item()
-        if isinstance(module, _CONVS + _TRANSPOSED_CONVS):
+        if isinstance(module, _CONVS + TRANSPOSED_CONVS):
             if input_shape is None:
                 raise ValueError(
                     f"input_shape is required for {type(module).__name__}: the operator norm "
@@ -554,8 +556,7 @@ def lipschitz_constants(
         TypeError: ``net`` is not a module, or contains an unsupported layer.
         ValueError: ``input_shape`` is missing for a convolution, or does not fit the network.
     """
-    if not isinstance(net, nn.Module):
-        raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
+    check_module(net, "net")
     layers = list(_layers(net)) if isinstance(net, nn.Sequential) else [("", net)]
     shape = None if input_shape is None else _check_input_shape(input_shape)
     constants = []
@@ -696,9 +697,7 @@ def lipschitz_lower_bound_gradient(
     """
     check_callable(f, "f")
     _check_points(x, "x")
-    steps = check_int(steps, "steps")
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
+    steps = check_nonnegative_int(steps, "steps")
     lr = check_positive_float(lr, "lr")
     points = x.detach().clone().requires_grad_(True)
     optimizer = torch.optim.Adam([points], lr=lr)
@@ -768,9 +767,7 @@ def lipschitz_lower_bound_pairs(
         )
     if not bool(((x - y).flatten(1).norm(dim=1) > 0).all()):
         raise ValueError("every pair must have x != y (a quotient 0/0 bounds nothing)")
-    steps = check_int(steps, "steps")
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
+    steps = check_nonnegative_int(steps, "steps")
     lr = check_positive_float(lr, "lr")
     xs = x.detach().clone().requires_grad_(True)
     ys = y.detach().clone().requires_grad_(True)

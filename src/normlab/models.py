@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from normlab._validation import check_positive_int
+from normlab._validation import check_module, check_positive_int
+from normlab.normalization import BatchNorm2d
 
 __all__ = ["NormFactory", "MLP", "LeNet", "ConvNet", "ResidualBlock", "ResNet", "he_initialize"]
 
@@ -85,8 +86,7 @@ def he_initialize(model: nn.Module) -> nn.Module:
     Returns:
         ``model`` itself, so that ``he_initialize(LeNet())`` reads as a constructor.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module(model, "model")
     for module in model.modules():
         if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
             nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
@@ -213,10 +213,6 @@ class ConvNet(nn.Sequential):
 
 
 def _batch_norm_2d(channels: int) -> nn.Module:
-    # imported here: normalization imports nothing from models, and models stays importable
-    # on its own
-    from normlab.normalization import BatchNorm2d
-
     return BatchNorm2d(channels)
 
 

@@ -20,6 +20,7 @@ from normlab.scaffolding.timing import time_forward_backward
 
 __all__ = ["shard_steps", "forward_on_each_rank", "time_modules"]
 
+
 def _rank_and_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()

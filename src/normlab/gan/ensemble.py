@@ -37,6 +37,7 @@ from torch import nn
 from normlab._validation import (
     check_callable,
     check_int,
+    check_module,
     check_nonnegative_float,
     check_one_sided_smoothing,
     check_positive_float,
@@ -152,8 +153,7 @@ def _given_models(choice: object, seeds: list[int], name: str) -> list[nn.Module
     if len(choice) != len(seeds):
         raise ValueError(f"{name} must hold one module per seed ({len(seeds)}), got {len(choice)}")
     for k, module in enumerate(choice):
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"{name}[{k}] must be a torch.nn.Module, got {type(module).__name__}")
+        check_module(module, f"{name}[{k}]")
     if len({id(m) for m in choice}) != len(choice):
         raise ValueError(f"{name} holds the same module object twice; give each seed its own")
     return list(choice)

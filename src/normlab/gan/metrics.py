@@ -28,7 +28,10 @@ from normlab._validation import (
     check_positive_float,
     check_positive_int,
 )
+from normlab.data import load_digits
 from normlab.gan.data import GaussianMixture
+from normlab.scaffolding.device import get_device
+from normlab.training import evaluate_classifier, fit_classifier
 
 __all__ = [
     "ModeStatistics",
@@ -322,10 +325,6 @@ def train_digits_classifier(
         ``(classifier, test_accuracy)``: the classifier in eval mode on ``device``, and its
         accuracy on the held-out test split.
     """
-    from normlab.data import load_digits
-    from normlab.scaffolding.device import get_device
-    from normlab.training import evaluate_classifier, fit_classifier
-
     epochs = check_positive_int(epochs, "epochs")
     seed = check_int(seed, "seed")
     device = get_device(device)

@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from normlab._validation import check_int, check_positive_int
+from normlab._validation import check_int, check_module, check_positive_int
+from normlab.data import load_digits
 from normlab.gan.data import GaussianMixture
 from normlab.gan.metrics import (
     DigitsClassifier,
@@ -42,6 +43,7 @@ from normlab.gan.metrics import (
     wasserstein1,
 )
 from normlab.gan.training import GANHistory, generate
+from normlab.scaffolding.device import get_device
 
 __all__ = [
     "RingReport",
@@ -62,9 +64,7 @@ def _check_mixture(mixture: object) -> GaussianMixture:
 
 
 def _check_generator(generator: object) -> nn.Module:
-    if not isinstance(generator, nn.Module):
-        raise TypeError(f"generator must be a torch.nn.Module, got {type(generator).__name__}")
-    return generator
+    return check_module(generator, "generator")
 
 
 def _device_of(module: nn.Module) -> torch.device:
@@ -289,9 +289,6 @@ def digits_reference(
     Returns:
         A :class:`DigitsReference`.
     """
-    from normlab.data import load_digits
-    from normlab.scaffolding.device import get_device
-
     seed = check_int(seed, "seed")
     if not isinstance(flatten, bool):
         raise TypeError(f"flatten must be a bool, got {type(flatten).__name__}")

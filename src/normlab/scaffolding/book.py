@@ -14,6 +14,7 @@ import base64
 import hashlib
 import html
 import inspect
+import io
 import itertools
 import json
 import math
@@ -288,7 +289,6 @@ class FramePlayer:
 
 def _png(figure: Any) -> bytes:
     # as the inline backend renders a figure (tight bounding box), so frames look the same
-    import io
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")

@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from normlab._validation import check_floating, check_int, check_nonempty, check_positive_int
+from normlab._validation import (
+    check_floating,
+    check_nonempty,
+    check_nonnegative_int,
+    check_positive_int,
+)
 
 __all__ = ["summarize_seeds", "image_grid"]
 
@@ -106,9 +111,7 @@ def image_grid(
     images = check_floating(images, "images")
     check_nonempty(images, "images")
     columns = check_positive_int(columns, "columns")
-    pad = check_int(pad, "pad")
-    if pad < 0:
-        raise ValueError(f"pad must be >= 0, got {pad}")
+    pad = check_nonnegative_int(pad, "pad")
     if (
         not isinstance(image_shape, tuple)
         or len(image_shape) != 2

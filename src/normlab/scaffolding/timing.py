@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from normlab._validation import check_int, check_positive_int
+from normlab._validation import check_module, check_nonnegative_int, check_positive_int
 
 __all__ = [
     "Timing",
@@ -113,9 +113,7 @@ def time_call(
         A :class:`Timing` with the best and the median wall time.
     """
     repeats = check_positive_int(repeats, "repeats")
-    warmup = check_int(warmup, "warmup")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    warmup = check_nonnegative_int(warmup, "warmup")
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     for _ in range(warmup):
@@ -141,8 +139,7 @@ def time_forward_backward(
     Inputs that require gradients receive them, as do the module's parameters; gradients
     are cleared before every call so that accumulation does not add work.
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check_module(module, "module")
     if not inputs:
         raise ValueError("time_forward_backward needs at least one input tensor")
 
@@ -187,14 +184,11 @@ def compare_forward_backward(
     if not modules:
         raise ValueError("modules must name at least one module")
     for name, module in modules.items():
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"modules[{name!r}] must be a torch.nn.Module, got {type(module)}")
+        check_module(module, f"modules[{name!r}]")
     if not isinstance(input, torch.Tensor) or not input.is_floating_point():
         raise TypeError("input must be a floating-point torch.Tensor")
     repeats = check_positive_int(repeats, "repeats")
-    warmup = check_int(warmup, "warmup")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    warmup = check_nonnegative_int(warmup, "warmup")
     x = input.detach().requires_grad_()
     with torch.no_grad():
         shape = next(iter(modules.values()))(x).shape
@@ -294,8 +288,7 @@ def count_operations(module: nn.Module, input: torch.Tensor) -> collections.Coun
     """The ATen operations one forward + backward pass of ``module`` on ``input``
     dispatches (``module(x).backward(dense gradient)``), by name: the cost that dominates
     a small layer, a few microseconds of dispatch each, whatever their size."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check_module(module, "module")
     if not isinstance(input, torch.Tensor) or not input.is_floating_point():
         raise TypeError("input must be a floating-point torch.Tensor")
     x = input.detach().requires_grad_()
