@@ -24,7 +24,7 @@ from normlab._validation import (
     check_positive_int,
 )
 from normlab.scaffolding.device import get_device
-from normlab.scaffolding.progress import progress_bar
+from normlab.scaffolding.progress import hidden, progress_bar
 
 __all__ = ["History", "fit_classifier", "evaluate_classifier", "predict_logits"]
 
@@ -240,7 +240,7 @@ def fit_classifier(
     generator = torch.Generator().manual_seed(seed)
     history = History()
 
-    bar = progress_bar(range(epochs), desc=desc, disable=None if progress is None else not progress)
+    bar = progress_bar(range(epochs), desc=desc, disable=hidden(progress))
     for _ in bar:
         start = time.perf_counter()
         model.train()

@@ -49,7 +49,7 @@ from normlab.gan.sources import MixtureSource, TensorSource, make_source
 from normlab.gan.stacked import StackedMLP
 from normlab.gan.training import SYNC_EVERY, GANHistory
 from normlab.scaffolding.device import get_device
-from normlab.scaffolding.progress import progress_bar
+from normlab.scaffolding.progress import hidden, progress_bar
 from normlab.scaffolding.timing import Stopwatch
 
 __all__ = ["GANEnsemble", "train_gan_ensemble", "seed_losses", "ELEMENTWISE_OPTIMIZERS"]
@@ -396,7 +396,7 @@ def train_gan_ensemble(
             history.generator_seconds += generator_seconds / K
         flushed = upto
 
-    bar = progress_bar(range(steps), desc=desc, disable=None if progress is None else not progress)
+    bar = progress_bar(range(steps), desc=desc, disable=hidden(progress))
     for step in bar:
         critic_clock.start()
         for _ in range(n_critic):

@@ -43,7 +43,7 @@ from normlab.gan.config import (
 from normlab.gan.sources import DataSource, make_source
 from normlab.gan.steps import CriticStep, critic_step
 from normlab.scaffolding.device import get_device
-from normlab.scaffolding.progress import progress_bar
+from normlab.scaffolding.progress import hidden, progress_bar
 from normlab.scaffolding.timing import Stopwatch
 
 __all__ = ["GANHistory", "train_gan", "generate", "has_batch_norm", "SYNC_EVERY"]
@@ -440,8 +440,7 @@ class _Run:
         shape = (config.steps - start, 4)
         record = torch.full(shape, math.nan, device=self.device, dtype=torch.float64)
         flushed = 0
-        disable = None if progress is None else not progress
-        bar = progress_bar(range(start, config.steps), desc=desc, disable=disable)
+        bar = progress_bar(range(start, config.steps), desc=desc, disable=hidden(progress))
         for step in bar:
             measured = self.critic_steps()
             generator_loss = self.generator_step()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["QUIET_ENV_VAR", "is_quiet", "progress_bar"]
+__all__ = ["QUIET_ENV_VAR", "is_quiet", "hidden", "progress_bar"]
 
 from normlab.scaffolding.settings import QUIET_ENV_VAR, quiet
 
@@ -23,6 +23,12 @@ def is_quiet() -> bool:
         ValueError: the variable holds something that is not a flag value.
     """
     return quiet()
+
+
+def hidden(progress: bool | None) -> bool | None:
+    """The ``disable`` of :func:`progress_bar` for a loop's ``progress`` argument: ``True``
+    shows the bar, ``False`` hides it, ``None`` leaves it to :func:`is_quiet`."""
+    return None if progress is None else not progress
 
 
 def progress_bar(
