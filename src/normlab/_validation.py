@@ -21,6 +21,9 @@ __all__ = [
     "check_int",
     "check_positive_int",
     "check_nonnegative_int",
+    "check_dims",
+    "check_shape",
+    "check_input_shape",
     "check_real",
     "check_positive_float",
     "check_nonnegative_float",
@@ -119,6 +122,55 @@ def check_nonnegative_int(value: object, name: str) -> int:
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return value
+
+
+def check_dims(dim: int | Sequence[int] | None, ndim: int, name: str = "dim") -> tuple[int, ...]:
+    """Turn ``dim`` into a tuple of distinct non-negative axes of a tensor with ``ndim`` axes.
+
+    ``None`` and ``()`` both mean every axis, as in ``torch.linalg.vector_norm``; a 0-d
+    tensor accepts 0 and -1, as in PyTorch.
+    """
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, numbers.Integral) and not isinstance(dim, bool):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list, torch.Size)):
+        dims = tuple(dim)
+    else:
+        raise TypeError(
+            f"{name} must be an int, a tuple of ints or None, got {type(dim).__name__} ({dim!r})"
+        )
+    if not dims:
+        return tuple(range(ndim))
+    rank = max(ndim, 1)  # a 0-d tensor accepts dim 0 / -1, as in PyTorch
+    out = []
+    for given in dims:
+        d = check_int(given, name)
+        if not -rank <= d < rank:
+            raise ValueError(
+                f"{name} must index an axis of a {ndim}-D tensor "
+                f"(in [{-rank}, {rank - 1}]), got {d}"
+            )
+        out.append(d % rank)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat an axis, got {dims}")
+    return tuple(out)
+
+
+def check_shape(value: object, name: str, what: str = "") -> tuple[int, ...]:
+    """Raise unless ``value`` is a non-empty tuple (list, ``torch.Size``) of positive ints;
+    return it as a tuple. ``what`` is appended to the message, e.g. what the shape is of."""
+    if isinstance(value, torch.Size):
+        value = tuple(value)
+    if not isinstance(value, (tuple, list)) or not value:
+        raise TypeError(f"{name} must be a non-empty tuple of ints{what}, got {value!r}")
+    return tuple(check_positive_int(s, f"{name}[{i}]") for i, s in enumerate(value))
+
+
+def check_input_shape(value: object, name: str = "input_shape") -> tuple[int, ...]:
+    """:func:`check_shape` for the shape of one input of a network (without the batch axis),
+    as the Lipschitz functions take it."""
+    return check_shape(value, name, " (the shape of one input, without the batch axis)")
 
 
 def check_real(value: object, name: str) -> float:
