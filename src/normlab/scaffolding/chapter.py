@@ -96,7 +96,7 @@ def setup_chapter(*, threads: int | None = 1, quiet: bool = False) -> ChapterSet
     Raises:
         ValueError: an environment knob holds an invalid value (see :mod:`.settings`).
     """
-    from normlab import __version__
+    from normlab import __version__  # when called: normlab imports this module
 
     if threads is not None:
         threads = check_int(threads, "threads")
