@@ -46,7 +46,14 @@ from normlab.scaffolding.device import get_device
 from normlab.scaffolding.progress import hidden, progress_bar
 from normlab.scaffolding.timing import Stopwatch
 
-__all__ = ["GANHistory", "train_gan", "generate", "has_batch_norm", "SYNC_EVERY"]
+__all__ = [
+    "GANHistory",
+    "train_gan",
+    "generate",
+    "has_batch_norm",
+    "record_evaluation",
+    "SYNC_EVERY",
+]
 
 #: How often (in generator steps) the loop reads its loss buffer back to check for NaN when
 #: nothing else forces a synchronization (:func:`~normlab.gan.ensemble.train_gan_ensemble`
@@ -305,6 +312,25 @@ def train_gan(
     return run.train(progress, desc)
 
 
+def record_evaluation(
+    evaluate: Evaluate,
+    generator: nn.Module,
+    critic: nn.Module,
+    history: GANHistory,
+    step: int,
+    device: torch.device,
+) -> None:
+    """Call ``evaluate(generator, critic)`` inside ``torch.random.fork_rng`` (so that
+    evaluating never changes the training's random streams) and append its values to
+    ``history`` at generator step ``step``."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        values = evaluate(generator, critic)
+    history.eval_steps.append(step)
+    for name, value in values.items():
+        history.metrics.setdefault(name, []).append(float(value))
+
+
 class _Run:
     """The state of one :func:`train_gan` run and its steps: the models, their optimizers,
     the data, the loop's noise generator, the history and the two clocks."""
@@ -359,13 +385,9 @@ class _Run:
         )
 
     def evaluate(self, step: int) -> None:
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            # due only when evaluate was given (checked callable by GANConfig.check)
-            values = cast(Evaluate, self.config.evaluate)(self.generator, self.critic)
-        self.history.eval_steps.append(step)
-        for name, value in values.items():
-            self.history.metrics.setdefault(name, []).append(float(value))
+        # due only when evaluate was given (checked callable by GANConfig.check)
+        evaluate = cast(Evaluate, self.config.evaluate)
+        record_evaluation(evaluate, self.generator, self.critic, self.history, step, self.device)
 
     def _noise(self, n: int) -> torch.Tensor:
         latent_dim = self.config.latent_dim
