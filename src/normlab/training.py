@@ -141,6 +141,48 @@ def evaluate_classifier(
     }
 
 
+def _optimizer(
+    choice: torch.optim.Optimizer | OptimizerFactory | None, model: nn.Module
+) -> torch.optim.Optimizer:
+    """``choice``, or built by the factory ``choice``, or Adam(1e-3) over the model."""
+    if choice is None:
+        return torch.optim.Adam(model.parameters(), lr=1e-3)
+    if isinstance(choice, torch.optim.Optimizer):
+        return choice
+    optimizer = choice(model.parameters())
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer factory {choice!r} must return a torch.optim.Optimizer, got "
+            f"{type(optimizer).__name__}"
+        )
+    return optimizer
+
+
+def _end_epoch(
+    history: History,
+    model: nn.Module,
+    val: object | None,
+    total_loss: float,
+    correct: int,
+    seen: int,
+) -> dict[str, float]:
+    """Record an epoch's training loss and accuracy (NaN once diverged) and its validation
+    metrics, which it returns."""
+    if history.diverged:
+        history.train_loss.append(math.nan)
+        history.train_accuracy.append(math.nan)
+    else:
+        history.train_loss.append(total_loss / seen)
+        history.train_accuracy.append(correct / seen)
+    if val is not None and not history.diverged:
+        metrics = evaluate_classifier(model, val)
+    else:
+        metrics = {"loss": math.nan, "accuracy": math.nan}
+    history.val_loss.append(metrics["loss"])
+    history.val_accuracy.append(metrics["accuracy"])
+    return metrics
+
+
 def fit_classifier(
     model: nn.Module,
     train: object,
@@ -227,15 +269,7 @@ def fit_classifier(
     device = get_device(device)
     model.to(device)
     x, y = x.to(device), y.to(device)
-    if optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    elif not isinstance(optimizer, torch.optim.Optimizer):
-        factory, optimizer = optimizer, optimizer(model.parameters())
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(
-                f"optimizer factory {factory!r} must return a torch.optim.Optimizer, got "
-                f"{type(optimizer).__name__}"
-            )
+    optimizer = _optimizer(optimizer, model)
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     generator = torch.Generator().manual_seed(seed)
     history = History()
@@ -272,18 +306,7 @@ def fit_classifier(
             seen += len(yb)
             if max_steps is not None and len(history.step_loss) >= max_steps:
                 break
-        if history.diverged:
-            history.train_loss.append(math.nan)
-            history.train_accuracy.append(math.nan)
-        else:
-            history.train_loss.append(total_loss / seen)
-            history.train_accuracy.append(correct / seen)
-        if val is not None and not history.diverged:
-            metrics = evaluate_classifier(model, val)
-        else:
-            metrics = {"loss": math.nan, "accuracy": math.nan}
-        history.val_loss.append(metrics["loss"])
-        history.val_accuracy.append(metrics["accuracy"])
+        metrics = _end_epoch(history, model, val, total_loss, correct, seen)
         history.seconds.append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{metrics['accuracy']:.3f}")
         if history.diverged or (max_steps is not None and len(history.step_loss) >= max_steps):
