@@ -63,8 +63,10 @@ class Checkpointer:
     Args:
         path: the checkpoint file.
         config: the run's configuration as plain values.
-        generator_optimizer, critic_optimizer: the run's optimizers.
+        generator, critic: the run's models.
+        generator_optimizer, critic_optimizer: their optimizers.
         source: the run's data source.
+        noise: the run's generator of noise (and of the penalty's interpolation).
         device: where the run computes (its CUDA generator is saved too).
     """
 
@@ -72,9 +74,12 @@ class Checkpointer:
         self,
         path: Path,
         config: Mapping[str, Any],
+        generator: nn.Module,
+        critic: nn.Module,
         generator_optimizer: torch.optim.Optimizer,
         critic_optimizer: torch.optim.Optimizer,
         source: DataSource,
+        noise: torch.Generator,
         device: torch.device,
     ) -> None:
         self.path = path
@@ -85,61 +90,43 @@ class Checkpointer:
         }
         self.data = _describe_data(source)
         self.device = device
+        # the objects whose state a checkpoint holds, under its entries' names
+        self.states: dict[str, Any] = {
+            "generator": generator,
+            "critic": critic,
+            "generator_optimizer": generator_optimizer,
+            "critic_optimizer": critic_optimizer,
+            "source": source,
+        }
+        self.noise = noise
 
-    def restore(
-        self,
-        generator: nn.Module,
-        critic: nn.Module,
-        generator_optimizer: torch.optim.Optimizer,
-        critic_optimizer: torch.optim.Optimizer,
-        source: DataSource,
-        noise: torch.Generator,
-        load_history: Callable[[Mapping[str, Any]], T],
-    ) -> T:
+    def restore(self, load_history: Callable[[Mapping[str, Any]], T]) -> T:
         """Load every state saved in the file into the run and return
         ``load_history(saved history state)``. Raises ValueError, naming the file, if it is
         not intact or does not fit (``load_history``'s errors included)."""
         checkpoint = _read_checkpoint(self.path)
         _check_checkpoint_matches(self.path, checkpoint, self.config, self.optimizers, self.data)
         with _checkpoint_errors(self.path):
-            generator.load_state_dict(checkpoint["generator"])
-            critic.load_state_dict(checkpoint["critic"])
-            generator_optimizer.load_state_dict(checkpoint["generator_optimizer"])
-            critic_optimizer.load_state_dict(checkpoint["critic_optimizer"])
-            source.load_state_dict(checkpoint["source"])
-            noise.set_state(checkpoint["noise"])
+            for entry, holder in self.states.items():  # models, optimizers, then the source
+                holder.load_state_dict(checkpoint[entry])
+            self.noise.set_state(checkpoint["noise"])
             _set_global_rng_states(checkpoint["rng"], self.device)
             history = load_history(checkpoint["history"])
         return history
 
-    def save(
-        self,
-        generator: nn.Module,
-        critic: nn.Module,
-        generator_optimizer: torch.optim.Optimizer,
-        critic_optimizer: torch.optim.Optimizer,
-        source: DataSource,
-        noise: torch.Generator,
-        history: Mapping[str, Any],
-    ) -> None:
+    def save(self, history: Mapping[str, Any]) -> None:
         """Write the run's current state (``history``: the history's state dict)."""
-        _save_checkpoint(
-            self.path,
-            {
-                "format": _CHECKPOINT_FORMAT,
-                "config": self.config,
-                "optimizers": self.optimizers,
-                "data": self.data,
-                "generator": generator.state_dict(),
-                "critic": critic.state_dict(),
-                "generator_optimizer": generator_optimizer.state_dict(),
-                "critic_optimizer": critic_optimizer.state_dict(),
-                "source": source.state_dict(),
-                "noise": noise.get_state(),
-                "rng": _global_rng_states(self.device),
-                "history": dict(history),
-            },
-        )
+        payload = {
+            "format": _CHECKPOINT_FORMAT,
+            "config": self.config,
+            "optimizers": self.optimizers,
+            "data": self.data,
+        }
+        payload.update({entry: holder.state_dict() for entry, holder in self.states.items()})
+        payload["noise"] = self.noise.get_state()
+        payload["rng"] = _global_rng_states(self.device)
+        payload["history"] = dict(history)
+        _save_checkpoint(self.path, payload)
 
 
 def _global_rng_states(device: torch.device) -> dict[str, Any]:

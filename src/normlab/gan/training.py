@@ -355,34 +355,26 @@ class _Run:
         self.checkpointer = None
         if path is not None:  # described now, before a resume loads any state
             self.checkpointer = Checkpointer(
-                path, config.saved(), generator_opt, critic_opt, source, device
+                path,
+                config.saved(),
+                generator,
+                critic,
+                generator_opt,
+                critic_opt,
+                source,
+                self.noise,
+                device,
             )
         self.critic_clock, self.generator_clock = Stopwatch(device), Stopwatch(device)
         self.critic_params: list[nn.Parameter] = []
 
     def restore(self) -> None:
         checkpointer = cast(Checkpointer, self.checkpointer)  # called with a checkpoint path
-        self.history = checkpointer.restore(
-            self.generator,
-            self.critic,
-            self.generator_opt,
-            self.critic_opt,
-            self.source,
-            self.noise,
-            GANHistory.from_state_dict,
-        )
+        self.history = checkpointer.restore(GANHistory.from_state_dict)
 
     def save(self) -> None:
         checkpointer = cast(Checkpointer, self.checkpointer)  # due only with a checkpoint path
-        checkpointer.save(
-            self.generator,
-            self.critic,
-            self.generator_opt,
-            self.critic_opt,
-            self.source,
-            self.noise,
-            self.history.state_dict(),
-        )
+        checkpointer.save(self.history.state_dict())
 
     def evaluate(self, step: int) -> None:
         # due only when evaluate was given (checked callable by GANConfig.check)
