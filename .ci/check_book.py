@@ -70,16 +70,23 @@ def browser() -> str | None:
     return None
 
 
+# Chromium's flags for every page it opens: headless, no sandbox (CI containers), no GPU, and
+# every host unresolvable, so that a page that needs the network shows it.
+OFFLINE_HEADLESS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+)
+
+
 def rendered_maths(executable: str, page: Path) -> tuple[int, int, int]:
     """Open ``page`` headless with every host unresolvable; count MathJax's output
     elements, maths left as raw TeX, and MathJax's error elements."""
     dom = subprocess.run(
         [
             executable,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
+            *OFFLINE_HEADLESS,
             "--virtual-time-budget=20000",
             "--dump-dom",
             page.resolve().as_uri(),
@@ -246,10 +253,7 @@ def figure_width_problems(
             dom = subprocess.run(
                 [
                     executable,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--host-resolver-rules=MAP * ~NOTFOUND",
+                    *OFFLINE_HEADLESS,
                     "--window-size=1280,900",
                     f"--virtual-time-budget={budget_ms}",
                     f"--user-data-dir={tmp}/profile",

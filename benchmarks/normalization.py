@@ -10,7 +10,7 @@ normlab's time / torch's time (each round runs both back to back, in alternating
 so a slow moment of a busy machine cancels from the ratio), with its quartiles. The
 machine's load average is printed before and after each table: on a shared machine,
 compare ratios, not times. ``--ops`` adds the number of ATen operations one step
-dispatches. The measuring code lives in the library (normlab.benchmark), so that the
+dispatches. The measuring code lives in the library (normlab.scaffolding.timing), so that the
 book's chapter on the normalization family can print the same table wherever normlab is
 installed.
 """
@@ -25,12 +25,8 @@ from torch import nn
 
 import normlab
 from normlab import normalization
-from normlab.benchmark import (
-    _normalization_cases,
-    benchmark_normalization,
-    count_operations,
-    format_comparisons,
-)
+from normlab.examples.normalization_benchmark import benchmark_normalization, normalization_cases
+from normlab.scaffolding.timing import count_operations, format_comparisons
 
 
 def _load() -> str:
@@ -43,7 +39,7 @@ def _load() -> str:
 def _print_operations(layers: list[str] | None) -> None:
     print(f"\n{'layer':<15} {'input shape':<20} {'normlab ops':>11} {'torch ops':>10}")
     generator = torch.Generator().manual_seed(0)
-    for layer, shape, make in _normalization_cases():
+    for layer, shape, make in normalization_cases():
         if layers is not None and layer not in layers:
             continue
         x = torch.randn(shape, generator=generator)

@@ -136,7 +136,9 @@ def time_variants(
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(rounds):
         for name, step in steps.items():
-            times[name].append(normlab.time_call(step, repeats=repeats, warmup=3).median)
+            times[name].append(
+                normlab.scaffolding.time_call(step, repeats=repeats, warmup=3).median
+            )
     return times
 
 
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    device = normlab.get_device()
+    device = normlab.scaffolding.get_device()
     rounds, repeats, trials = (3, 10, 5) if args.quick else (9, 30, 20)
     print(
         f"normlab {normlab.__version__} | torch {torch.__version__} | device {device} | "

@@ -17,14 +17,14 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import normlab.settings
+import normlab.scaffolding.settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from reference_workload import machine_units  # noqa: E402
 
 _durations: dict[Path, float] = defaultdict(float)
 _units: dict[Path, list[float]] = defaultdict(list)
-LIMIT_FACTOR = normlab.settings.env_int("NORMLAB_BUDGET_FACTOR", 2, minimum=1)
+LIMIT_FACTOR = normlab.scaffolding.settings.env_int("NORMLAB_BUDGET_FACTOR", 2, minimum=1)
 
 
 def _budget(path: Path) -> int:

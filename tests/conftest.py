@@ -24,7 +24,7 @@ settings.register_profile(
 settings.load_profile("normlab")
 
 
-@pytest.fixture(params=normlab.available_devices(), ids=str)
+@pytest.fixture(params=normlab.scaffolding.available_devices(), ids=str)
 def device(request) -> torch.device:
     """Every device the tests can run on: the CPU, and CUDA when present."""
     return request.param

@@ -90,7 +90,7 @@ def test_fit_classifier_learns_digits_and_is_deterministic():
     data = normlab.load_digits(flatten=True)
 
     def run():
-        normlab.seed_everything(0)
+        normlab.scaffolding.seed_everything(0)
         model = normlab.MLP(64, (64,), 10)
         history = normlab.fit_classifier(
             model, data.train, val=data.val, epochs=4, batch_size=64, device="cpu", seed=0
@@ -110,7 +110,7 @@ def test_fit_classifier_learns_digits_and_is_deterministic():
 
 def test_fit_classifier_stops_when_the_loss_diverges():
     data = normlab.load_digits(flatten=True)
-    normlab.seed_everything(0)
+    normlab.scaffolding.seed_everything(0)
     model = normlab.MLP(64, (64,), 10)
     opt = torch.optim.SGD(model.parameters(), lr=1e30)
     h = normlab.fit_classifier(model, data.train, epochs=5, optimizer=opt, device="cpu")
@@ -265,7 +265,7 @@ def test_fit_classifier_trains_on_soft_targets():
     onehot = torch.nn.functional.one_hot(data.train.y, 10).float()
     histories = []
     for y in (data.train.y, onehot):
-        normlab.seed_everything(0)
+        normlab.scaffolding.seed_everything(0)
         model = normlab.MLP(64, (32,), 10)
         histories.append(normlab.fit_classifier(model, (data.train.x, y), epochs=3, device="cpu"))
     hard, soft = histories
@@ -296,7 +296,7 @@ def test_fit_classifier_max_steps_cuts_the_run_and_matches_the_uncut_prefix():
     data = normlab.load_digits(flatten=True)
     runs = {}
     for max_steps in (None, 25):
-        normlab.seed_everything(0)
+        normlab.scaffolding.seed_everything(0)
         model = normlab.MLP(64, (16,), 10)
         runs[max_steps] = normlab.fit_classifier(
             model, data.train, epochs=4, batch_size=100, device="cpu", max_steps=max_steps
@@ -307,9 +307,13 @@ def test_fit_classifier_max_steps_cuts_the_run_and_matches_the_uncut_prefix():
     assert cut.step_loss == full.step_loss[:25]  # same seed: the same first 25 steps
     assert cut.train_loss[:2] == full.train_loss[:2]
     # more steps than epochs allow: epochs is the upper bound
-    normlab.seed_everything(0)
+    normlab.scaffolding.seed_everything(0)
     short = normlab.fit_classifier(
-        normlab.MLP(64, (16,), 10), data.train, epochs=1, batch_size=100, device="cpu",
+        normlab.MLP(64, (16,), 10),
+        data.train,
+        epochs=1,
+        batch_size=100,
+        device="cpu",
         max_steps=1000,
     )
     assert len(short.step_loss) == 11
@@ -317,9 +321,7 @@ def test_fit_classifier_max_steps_cuts_the_run_and_matches_the_uncut_prefix():
 
 def test_he_initialize_draws_n_0_2_over_fan_in_and_zeroes_the_biases():
     torch.manual_seed(0)
-    model = normlab.he_initialize(
-        normlab.LeNet(hidden=(400, 300), norm_layer=normlab.BatchNorm2d)
-    )
+    model = normlab.he_initialize(normlab.LeNet(hidden=(400, 300), norm_layer=normlab.BatchNorm2d))
     linear = model.classifier[1]  # Linear(64, 400) with a bias
     conv = model.features[0]  # Conv2d(1, 6, 3) before a batch norm: no bias
     for layer, fan_in in [(linear, 64), (model.classifier[3], 400), (conv, 9)]:

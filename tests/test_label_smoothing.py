@@ -515,7 +515,7 @@ def _random_rotation(dim, generator):
 def test_template_plane_puts_the_templates_on_a_triangle_and_keeps_in_plane_distances():
     g = torch.Generator().manual_seed(0)
     templates = torch.randn(3, 7, dtype=torch.float64, generator=g)
-    corners = normlab.template_plane_projection(templates, templates)
+    corners = normlab.label_smoothing.template_plane_projection(templates, templates)
     torch.testing.assert_close(corners[0], torch.zeros(2, dtype=torch.float64))
     assert abs(corners[1, 1]) < 1e-12 and corners[1, 0] > 0  # w1 on the first axis
     torch.testing.assert_close(torch.pdist(corners), torch.pdist(templates))
@@ -523,7 +523,7 @@ def test_template_plane_puts_the_templates_on_a_triangle_and_keeps_in_plane_dist
     mix = torch.rand(20, 3, dtype=torch.float64, generator=g)
     mix = mix / mix.sum(1, keepdim=True)
     in_plane = mix @ templates
-    coords = normlab.template_plane_projection(in_plane, templates)
+    coords = normlab.label_smoothing.template_plane_projection(in_plane, templates)
     torch.testing.assert_close(torch.pdist(coords), torch.pdist(in_plane))
     # moving a point orthogonally to the plane does not move its projection
     basis, _ = torch.linalg.qr(
@@ -532,9 +532,12 @@ def test_template_plane_puts_the_templates_on_a_triangle_and_keeps_in_plane_dist
     normal = torch.randn(7, dtype=torch.float64, generator=g)
     normal = normal - basis @ (basis.T @ normal)
     torch.testing.assert_close(
-        normlab.template_plane_projection(in_plane + normal, templates), coords
+        normlab.label_smoothing.template_plane_projection(in_plane + normal, templates), coords
     )
-    assert normlab.template_plane_projection(in_plane.float(), templates).dtype == torch.float32
+    assert (
+        normlab.label_smoothing.template_plane_projection(in_plane.float(), templates).dtype
+        == torch.float32
+    )
 
 
 def test_cluster_tightness_known_value_and_invariances():
@@ -543,95 +546,115 @@ def test_cluster_tightness_known_value_and_invariances():
     offsets = torch.tensor([[r, 0.0], [-r, 0.0], [0.0, r], [0.0, -r]], dtype=torch.float64)
     points = torch.cat([offsets, offsets + torch.tensor([d, 0.0], dtype=torch.float64)])
     labels = torch.tensor([0] * 4 + [1] * 4)
-    assert normlab.cluster_tightness(points, labels) == pytest.approx(r / d)
+    assert normlab.label_smoothing.cluster_tightness(points, labels) == pytest.approx(r / d)
     g = torch.Generator().manual_seed(1)
     cloud = torch.randn(60, 5, dtype=torch.float64, generator=g)
     classes = torch.randint(0, 3, (60,), generator=g)
-    base = normlab.cluster_tightness(cloud, classes)
+    base = normlab.label_smoothing.cluster_tightness(cloud, classes)
     moved = 3.7 * cloud @ _random_rotation(5, g) + torch.randn(5, dtype=torch.float64, generator=g)
-    assert normlab.cluster_tightness(moved, classes) == pytest.approx(base, rel=1e-10)
+    assert normlab.label_smoothing.cluster_tightness(moved, classes) == pytest.approx(
+        base, rel=1e-10
+    )
     # pulling every point halfway to its centroid halves the tightness
     centroids = torch.stack([cloud[classes == c].mean(0) for c in range(3)])
     pulled = 0.5 * (cloud + centroids[classes])
-    assert normlab.cluster_tightness(pulled, classes) == pytest.approx(base / 2, rel=1e-10)
+    assert normlab.label_smoothing.cluster_tightness(pulled, classes) == pytest.approx(
+        base / 2, rel=1e-10
+    )
 
 
 @pytest.mark.parametrize(
     "call, error, message",
     [
         (
-            lambda: normlab.template_plane_projection(torch.randn(4, 5), torch.randn(2, 5)),
+            lambda: normlab.label_smoothing.template_plane_projection(
+                torch.randn(4, 5), torch.randn(2, 5)
+            ),
             ValueError,
             r"templates must have shape \(3, D\)",
         ),
         (
-            lambda: normlab.template_plane_projection(torch.randn(4, 5), torch.randn(3, 6)),
+            lambda: normlab.label_smoothing.template_plane_projection(
+                torch.randn(4, 5), torch.randn(3, 6)
+            ),
             ValueError,
             "features have 5 dimensions but templates have 6",
         ),
         (
-            lambda: normlab.template_plane_projection(torch.randn(5), torch.randn(3, 5)),
+            lambda: normlab.label_smoothing.template_plane_projection(
+                torch.randn(5), torch.randn(3, 5)
+            ),
             ValueError,
             "features must be a 2-D tensor",
         ),
         (
-            lambda: normlab.template_plane_projection(
+            lambda: normlab.label_smoothing.template_plane_projection(
                 torch.randn(4, 2), torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
             ),
             ValueError,
             "lie on one line",
         ),
         (
-            lambda: normlab.template_plane_projection(
+            lambda: normlab.label_smoothing.template_plane_projection(
                 torch.ones(4, 3, dtype=torch.int64), torch.randn(3, 3)
             ),
             TypeError,
             "features must be a floating-point tensor",
         ),
         (
-            lambda: normlab.cluster_tightness(torch.randn(4, 2), torch.zeros(4, dtype=torch.int64)),
+            lambda: normlab.label_smoothing.cluster_tightness(
+                torch.randn(4, 2), torch.zeros(4, dtype=torch.int64)
+            ),
             ValueError,
             "at least 2 classes, got 1",
         ),
         (
-            lambda: normlab.cluster_tightness(torch.randn(4, 2), torch.tensor([0, 1, 0])),
+            lambda: normlab.label_smoothing.cluster_tightness(
+                torch.randn(4, 2), torch.tensor([0, 1, 0])
+            ),
             ValueError,
             r"labels must have shape \(4,\)",
         ),
         (
-            lambda: normlab.cluster_tightness(torch.randn(4, 2), torch.tensor([0.0, 1, 0, 1])),
+            lambda: normlab.label_smoothing.cluster_tightness(
+                torch.randn(4, 2), torch.tensor([0.0, 1, 0, 1])
+            ),
             TypeError,
             "labels must hold integer class indices",
         ),
         (
-            lambda: normlab.cluster_tightness(torch.ones(4, 2), torch.tensor([0, 1, 0, 1])),
+            lambda: normlab.label_smoothing.cluster_tightness(
+                torch.ones(4, 2), torch.tensor([0, 1, 0, 1])
+            ),
             ValueError,
             "all class centroids coincide",
         ),
         # NaN is not "coinciding" nor "collinear": the message must name the NaN
         (
-            lambda: normlab.cluster_tightness(
+            lambda: normlab.label_smoothing.cluster_tightness(
                 torch.tensor([[0.0, 0], [1, 1], [math.nan, 0], [2, 2]]), torch.tensor([0, 1, 0, 1])
             ),
             ValueError,
             r"points must be finite, got 1 non-finite entries \(NaN\)",
         ),
         (
-            lambda: normlab.template_plane_projection(
+            lambda: normlab.label_smoothing.template_plane_projection(
                 torch.randn(4, 2), torch.full((3, 2), math.nan)
             ),
             ValueError,
             "templates must be finite",
         ),
         (
-            lambda: normlab.template_plane_projection(
+            lambda: normlab.label_smoothing.template_plane_projection(
                 torch.tensor([[math.inf, 0.0]]), torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
             ),
             ValueError,
             r"features must be finite.*\(inf\)",
         ),
         (
-            lambda: normlab.cluster_tightness(torch.randn(4, 2), torch.tensor([True, False] * 2)),
+            lambda: normlab.label_smoothing.cluster_tightness(
+                torch.randn(4, 2), torch.tensor([True, False] * 2)
+            ),
             TypeError,
             "labels must hold integer class indices, got dtype torch.bool",
         ),

@@ -68,7 +68,7 @@ def test_fft_gives_every_singular_value_of_a_circular_conv(case):
     torch.manual_seed(1)
     conv = make().double()
     dense = torch.linalg.svdvals(conv_matrix(conv, shape))
-    fft = normlab.circular_conv_singular_values(
+    fft = normlab.lipschitz.circular_conv_singular_values(
         conv.weight, shape[1:], groups=conv.groups, dilation=conv.dilation
     )
     assert fft.shape == dense.shape
@@ -97,14 +97,14 @@ def test_reshaped_kernel_norm_brackets_the_operator_norm(seed, k, n):
     g = torch.Generator().manual_seed(seed)
     weight = torch.randn(4, 3, k, k, generator=g, dtype=torch.float64)
     reshaped = torch.linalg.matrix_norm(weight.flatten(1), 2).item()
-    operator = normlab.circular_conv_singular_values(weight, (n, n))[0].item()
+    operator = normlab.lipschitz.circular_conv_singular_values(weight, (n, n))[0].item()
     assert reshaped * (1 - 1e-12) <= operator <= k * reshaped * (1 + 1e-12)
 
 
 def test_constant_kernel_attains_the_upper_end():
     weight = torch.ones(2, 3, 3, 3, dtype=torch.float64)
     reshaped = torch.linalg.matrix_norm(weight.flatten(1), 2).item()
-    operator = normlab.circular_conv_singular_values(weight, (6, 6))[0].item()
+    operator = normlab.lipschitz.circular_conv_singular_values(weight, (6, 6))[0].item()
     assert operator == pytest.approx(3 * reshaped, rel=1e-12)
 
 
@@ -117,9 +117,11 @@ def test_spectral_normalization_does_not_make_a_conv_1_lipschitz():
 
 def test_operator_norm_of_a_matrix_and_of_zero():
     A = torch.randn(7, 5, dtype=torch.float64)
-    est = normlab.operator_norm(lambda x: x @ A.T, (5,), n_iters=2000, dtype=torch.float64)
+    est = normlab.lipschitz.operator_norm(
+        lambda x: x @ A.T, (5,), n_iters=2000, dtype=torch.float64
+    )
     assert est == pytest.approx(torch.linalg.matrix_norm(A, 2).item(), rel=1e-9)
-    assert normlab.operator_norm(lambda x: 0 * x, (3,)) == 0.0
+    assert normlab.lipschitz.operator_norm(lambda x: 0 * x, (3,)) == 0.0
 
 
 def test_operator_norm_is_seedable():
@@ -164,7 +166,7 @@ def test_activation_constant_is_the_largest_slope(activation):
     t = torch.linspace(-30, 30, 600_001, dtype=torch.float64, requires_grad=True)
     (slope,) = torch.autograd.grad(activation(t).sum(), t)
     largest = slope.abs().max().item()
-    constant = normlab.activation_lipschitz(activation)
+    constant = normlab.lipschitz.activation_lipschitz(activation)
     # never below a slope the function has (1e-7: PyTorch's hardsigmoid backward uses the
     # float32 constant 1/6); where the supremum is a one-sided limit at a kink (ELU, SELU),
     # the grid gets within one step of it
@@ -176,7 +178,7 @@ def test_prelu_uses_its_learned_slope():
     prelu = nn.PReLU(3)
     with torch.no_grad():
         prelu.weight.copy_(torch.tensor([0.1, -2.5, 0.3]))
-    assert normlab.activation_lipschitz(prelu) == pytest.approx(2.5)
+    assert normlab.lipschitz.activation_lipschitz(prelu) == pytest.approx(2.5)
 
 
 # ---------------------------------------------------------------------------- networks
@@ -281,7 +283,7 @@ def test_bounds_of_a_conv_network_track_shapes():
         nn.Flatten(),
         nn.Linear(4 * 4 * 4, 1),
     ).double()
-    constants = normlab.lipschitz_constants(net, (1, 8, 8), n_iters=200)
+    constants = normlab.lipschitz.lipschitz_constants(net, (1, 8, 8), n_iters=200)
     assert [name for name, _ in constants] == ["0", "1", "2.0", "2.1", "3", "4"]
     assert constants[1][1] == 1.0 and constants[3][1] == 1.0
     conv = net[2][0]
@@ -320,7 +322,7 @@ def test_errors():
     conv = nn.Conv2d(3, 4, 3)
     relu_net = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
     cases = [
-        (lambda: normlab.activation_lipschitz(nn.Linear(2, 2)), TypeError, "elementwise"),
+        (lambda: normlab.lipschitz.activation_lipschitz(nn.Linear(2, 2)), TypeError, "elementwise"),
         (lambda: normlab.layer_lipschitz(nn.BatchNorm1d(3)), TypeError, "BatchNorm1d"),
         (lambda: normlab.layer_lipschitz("relu"), TypeError, "torch.nn.Module"),
         (lambda: normlab.layer_lipschitz(conv), ValueError, "input_shape is required for Conv2d"),
@@ -361,34 +363,40 @@ def test_errors():
             "keeps the input's spatial size",
         ),
         (
-            lambda: normlab.circular_conv_singular_values(torch.ones(2, 2, 3, 3), (2, 5)),
+            lambda: normlab.lipschitz.circular_conv_singular_values(torch.ones(2, 2, 3, 3), (2, 5)),
             ValueError,
             "at least the \\(dilated\\) kernel size",
         ),
         (
-            lambda: normlab.circular_conv_singular_values(torch.ones(2, 3, 3), (5, 5)),
+            lambda: normlab.lipschitz.circular_conv_singular_values(torch.ones(2, 3, 3), (5, 5)),
             ValueError,
             "input_size must have 1 entries",
         ),
         (
-            lambda: normlab.circular_conv_singular_values(torch.ones(2, 3), (5,)),
+            lambda: normlab.lipschitz.circular_conv_singular_values(torch.ones(2, 3), (5,)),
             ValueError,
             "3-D, 4-D or 5-D conv kernel",
         ),
         (
-            lambda: normlab.circular_conv_singular_values(torch.ones(3, 2, 3, 3), (5, 5), groups=2),
+            lambda: normlab.lipschitz.circular_conv_singular_values(
+                torch.ones(3, 2, 3, 3), (5, 5), groups=2
+            ),
             ValueError,
             r"groups \(2\) must divide c_out \(3\)",
         ),
         (
-            lambda: normlab.circular_conv_singular_values(
+            lambda: normlab.lipschitz.circular_conv_singular_values(
                 torch.ones(2, 2, 3, 3, dtype=torch.int64), (5, 5)
             ),
             TypeError,
             "weight must be a floating-point tensor",
         ),
-        (lambda: normlab.operator_norm(3, (2,)), TypeError, "fn must be callable"),
-        (lambda: normlab.operator_norm(lambda x: x, (2,), n_iters=0), ValueError, "n_iters"),
+        (lambda: normlab.lipschitz.operator_norm(3, (2,)), TypeError, "fn must be callable"),
+        (
+            lambda: normlab.lipschitz.operator_norm(lambda x: x, (2,), n_iters=0),
+            ValueError,
+            "n_iters",
+        ),
         (
             lambda: normlab.lipschitz_upper_bound(nn.Sequential(conv)),
             ValueError,
@@ -407,7 +415,7 @@ def test_errors():
             "LayerNorm",
         ),
         (
-            lambda: normlab.lipschitz_constants([nn.ReLU()]),
+            lambda: normlab.lipschitz.lipschitz_constants([nn.ReLU()]),
             TypeError,
             "net must be a torch.nn.Module",
         ),
@@ -524,31 +532,31 @@ def test_lower_bounds_reject_non_finite_values(call, message):
     "call, error, message",
     [
         (
-            lambda: normlab.circular_conv_singular_values(
+            lambda: normlab.lipschitz.circular_conv_singular_values(
                 torch.randn(2, 2, 3, 3), (8, 8), dilation=1.0
             ),
             TypeError,
             r"dilation must be an int, got float \(1.0\)",
         ),
         (
-            lambda: normlab.circular_conv_singular_values(
+            lambda: normlab.lipschitz.circular_conv_singular_values(
                 torch.randn(2, 2, 3, 3), (8, 8), dilation=(2.0, 1)
             ),
             TypeError,
             "dilation must be an int, got float",
         ),
         (
-            lambda: normlab.operator_norm(lambda z: z, (3,), dtype="float32"),
+            lambda: normlab.lipschitz.operator_norm(lambda z: z, (3,), dtype="float32"),
             TypeError,
             "dtype must be a torch.dtype",
         ),
         (
-            lambda: normlab.operator_norm(lambda z: z, (3,), dtype=torch.int64),
+            lambda: normlab.lipschitz.operator_norm(lambda z: z, (3,), dtype=torch.int64),
             TypeError,
             "dtype must be a floating-point dtype",
         ),
         (
-            lambda: normlab.operator_norm(lambda z: 0, (3,)),
+            lambda: normlab.lipschitz.operator_norm(lambda z: 0, (3,)),
             TypeError,
             "fn must return a tensor, got int",
         ),
@@ -561,7 +569,7 @@ def test_hostile_arguments_are_clear_errors(call, error, message):
 
 @pytest.mark.parametrize("zero_map", [lambda z: 0 * z, torch.zeros_like])
 def test_operator_norm_of_the_zero_map_is_zero(zero_map):
-    assert normlab.operator_norm(zero_map, (2, 3), n_iters=3) == 0.0
+    assert normlab.lipschitz.operator_norm(zero_map, (2, 3), n_iters=3) == 0.0
 
 
 def test_half_precision_layers_are_measured_in_float64():

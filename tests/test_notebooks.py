@@ -1,4 +1,4 @@
-"""Conventions every chapter notebook follows (see STYLE.md and "How to use this book")."""
+"""Conventions every chapter notebook follows (CONTRIBUTING.md "A chapter", "How to use")."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def test_first_code_cell_sets_up_anywhere(path):
     assert re.search(r'%pip install --quiet "normlab\[data\] @ git\+\{REPOSITORY\}', first)
     # one set-up helper reads the knobs, seeds, sets threads and figures, and prints them
     assert "chapter = setup_chapter()" in first
-    assert "from normlab.chapter import setup_chapter" in first
+    assert re.search(r"^from normlab\.scaffolding import \(?[^)]*\bsetup_chapter\b", first, re.M)
 
 
 # What setup_chapter does once must not be redone (and drift) in the chapters' own cells.
@@ -156,7 +156,7 @@ def test_offline(path):
 
 # An Output widget (what ipywidgets.interact/interactive draw into) makes nbclient, hence the
 # book build, hang now and then until the cell timeout (jupyter/nbclient#312);
-# normlab.interactive_figure redraws a figure through a display_id instead.
+# normlab.scaffolding.interactive_figure redraws a figure through a display_id instead.
 HANGING_WIDGETS = [
     r"\binteractive\(",
     r"\binteract\(",
@@ -171,7 +171,7 @@ def test_widgets_do_not_use_output_widgets(path):
     for source in code_cells(load(path)):
         for pattern in HANGING_WIDGETS:
             assert not re.search(pattern, source), (
-                f"{path.name}: use normlab.interactive_figure instead of {pattern!r} "
+                f"{path.name}: use normlab.scaffolding.interactive_figure instead of {pattern!r} "
                 f"(nbclient#312): {source[:80]}"
             )
 
@@ -318,7 +318,7 @@ def test_solutions_answer_every_exercise_in_order_with_an_assertion(path):
 # `hide-cell` tag, nor removed by `remove-input`/`remove-cell`. A code block of the book at
 # a 1280 px window shows 79 characters (PEP 8's limit; the 80th is cut off: measured in
 # Chromium), and a reader should not scroll past more than about 40 lines of code at once
-# (STYLE.md, "Chapters").
+# (CONTRIBUTING.md, "A chapter").
 VISIBLE_LINES, LINE_WIDTH = 40, 79
 FOLDED = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 # Chapters not yet converted to thin pages. The lead empties this set after converting them.

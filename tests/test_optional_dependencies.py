@@ -46,8 +46,8 @@ def test_install_hint_names_the_repository_and_an_existing_extra():
 def test_wasserstein1_without_scipy_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "scipy.optimize", None)  # as if scipy were missing
     x, y = torch.randn(5, 2), torch.randn(5, 2)
-    with pytest.raises(ImportError, match=r"normlab\.wasserstein1 needs scipy") as info:
-        normlab.wasserstein1(x, y)
+    with pytest.raises(ImportError, match=r"normlab\.gan\.wasserstein1 needs scipy") as info:
+        normlab.gan.wasserstein1(x, y)
     message = str(info.value)
     assert "pip install scipy" in message
     assert _hinted_requirement(message).extras == {"data"} and "scipy" in _declared("data")
@@ -66,8 +66,10 @@ def test_load_digits_without_scikit_learn_says_how_to_install_it(monkeypatch):
 
 def test_interactive_figure_without_ipywidgets_names_the_notebook_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
-    with pytest.raises(ImportError, match=r"normlab\.interactive_figure needs ipywidgets") as info:
-        normlab.interactive_figure(lambda a: None, a=None)
+    with pytest.raises(
+        ImportError, match=r"normlab\.scaffolding\.interactive_figure needs ipywidgets"
+    ) as info:
+        normlab.scaffolding.interactive_figure(lambda a: None, a=None)
     assert _hinted_requirement(str(info.value)).extras == {"notebook"}
     assert "ipywidgets" in _declared("notebook")
 

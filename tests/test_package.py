@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import inspect
 import re
 import subprocess
@@ -13,7 +15,7 @@ from packaging.version import Version
 
 import normlab
 from normlab._version import RELEASE, git_revision
-from normlab.book import SourceCode
+from normlab.scaffolding.book import SourceCode
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,24 +135,82 @@ def test_the_lock_pins_every_package_exactly():
 
 
 def test_show_source_returns_highlightable_markdown():
-    shown = normlab.show_source(normlab.power_iteration)
+    shown = normlab.scaffolding.show_source(normlab.power_iteration)
     assert isinstance(shown, SourceCode)
     assert shown._repr_markdown_().startswith("```python\ndef power_iteration(")
     assert '"""' in shown.source
-    bare = normlab.show_source(normlab.power_iteration, docstring=False)
+    bare = normlab.scaffolding.show_source(normlab.power_iteration, docstring=False)
     assert '"""' not in bare.source and "def power_iteration(" in bare.source
     assert "for _ in range(n_iters):" in bare.source
 
 
 def test_show_source_rejects_objects_without_source():
     with pytest.raises(TypeError, match="obj must be a function, class, method or module"):
-        normlab.show_source(3)
+        normlab.scaffolding.show_source(3)
 
 
 def test_progress_bar_is_quiet_when_asked(monkeypatch, capsys):
     monkeypatch.setenv("NORMLAB_QUIET", "1")
-    assert normlab.progress.is_quiet()
-    assert list(normlab.progress_bar(range(3))) == [0, 1, 2]
+    assert normlab.scaffolding.progress.is_quiet()
+    assert list(normlab.scaffolding.progress_bar(range(3))) == [0, 1, 2]
     assert capsys.readouterr().err == ""
     monkeypatch.setenv("NORMLAB_QUIET", "0")
-    assert not normlab.progress.is_quiet()
+    assert not normlab.scaffolding.progress.is_quiet()
+
+
+def _documented_modules() -> set[str]:
+    return set(re.findall(r"automodule:: (normlab[\w.]*)", (ROOT / "api.md").read_text()))
+
+
+def test_every_documented_name_is_importable_where_the_api_reference_says():
+    # api.md documents each module's __all__: every listed name must exist in that module
+    for module_name in sorted(_documented_modules()):
+        module = importlib.import_module(module_name)
+        for name in getattr(module, "__all__", []):
+            assert hasattr(module, name), f"{module_name}.__all__ lists {name}, which is missing"
+
+
+def test_the_top_level_holds_what_a_user_reaches_for():
+    # the layers, the losses and the main functions; the scaffolding lives in its subpackage
+    scaffolding = set(normlab.scaffolding.__all__)
+    assert not scaffolding & set(normlab.__all__)
+    assert len(normlab.__all__) <= 50
+    for name in ("BatchNorm2d", "GroupNorm", "spectral_norm", "label_smoothing_cross_entropy"):
+        assert name in normlab.__all__
+
+
+def _library_imports():
+    """(importing module, imported module, name) for every ``from normlab... import`` in src."""
+    package = Path(normlab.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("normlab"):
+                for alias in node.names:
+                    yield module, node.module, alias.name
+
+
+# none: the pieces SyncBatchNorm shares with the normalization layers are the package's
+# internal API (normlab.normalization._ops, public names in a private module)
+PRIVATE_IMPORT_EXCEPTIONS: set[str] = set()
+
+
+def test_no_module_imports_a_private_name_of_another():
+    private = [
+        f"{module} imports {source}.{name}"
+        for module, source, name in _library_imports()
+        if name.startswith("_")
+        and name != "__version__"
+        and module not in PRIVATE_IMPORT_EXCEPTIONS
+    ]
+    assert not private, private
+
+
+def test_the_scaffolding_imports_no_subject_module_and_nothing_imports_the_examples():
+    for module, source, name in _library_imports():
+        # the chapter set-up prints the version (imported when called: a cycle otherwise)
+        if module.startswith("normlab.scaffolding") and name != "__version__":
+            assert source.startswith(("normlab.scaffolding", "normlab._")), (module, source)
+        if not module.startswith("normlab.examples"):
+            assert not source.startswith("normlab.examples"), (module, source)

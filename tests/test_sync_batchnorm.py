@@ -1,8 +1,9 @@
 """normlab.sync_batchnorm: against batch norm on the concatenated batch, on 1, 2 and 3 processes.
 
-The multi-process tests spawn gloo process groups on the CPU through normlab.distributed.launch.
-Starting a process costs seconds, so each launch runs many cases (functools.partial of the
-library's workers) and the tests below read its results from a module-scoped fixture.
+The multi-process tests spawn gloo process groups on the CPU through
+normlab.scaffolding.launch.launch. Starting a process costs seconds, so each launch runs many
+cases (functools.partial of the library's workers) and the tests below read its results from
+a module-scoped fixture.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 import normlab
-from normlab.distributed import forward_on_each_rank, launch, run_calls, shard_steps
+from normlab.examples.sync_workers import forward_on_each_rank, shard_steps
+from normlab.scaffolding.launch import launch, run_calls
 from normlab.sync_batchnorm import batch_moments, stats_from_moments
 
 # float32: the synchronized and the reference layer sum the same numbers in different orders
@@ -458,7 +460,7 @@ def test_double_backward_is_refused_not_wrong(monkeypatch):
     x = torch.randn(6, 3, requires_grad=True)
     mean, var, count = stats_from_moments(batch_moments(x.detach()))
     invstd = torch.rsqrt(var + 1e-5)
-    out = normlab.SyncBatchNormFunction.apply(x, None, None, mean, invstd, 6, None)
+    out = normlab.sync_batchnorm.SyncBatchNormFunction.apply(x, None, None, mean, invstd, 6, None)
     torch.testing.assert_close(out, torch.nn.functional.batch_norm(x, None, None, training=True))
     (grad,) = torch.autograd.grad(out.pow(2).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable"):

@@ -25,7 +25,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from normlab.recording import platform_name
+from normlab.scaffolding.recording import platform_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS_JSON = ROOT / "appendix" / "claims.json"  # every row, assembled from CLAIMS_DIR

@@ -1,8 +1,8 @@
 """Run a chapter so that its long experiments write their recordings: ``make record``.
 
-A recording (:mod:`normlab.recording`) is a committed JSON file with the results of a run
-too long for the default build (the ``NORMLAB_FULL`` runs, learning-rate sweeps), with the
-commit, date, platform and settings that produced it. This command executes a notebook
+A recording (:mod:`normlab.scaffolding.recording`) is a committed JSON file with the results
+of a run too long for the default build (the ``NORMLAB_FULL`` runs, learning-rate sweeps),
+with the commit, date, platform and settings that produced it. This command executes a notebook
 with ``NORMLAB_RECORD=1`` (and ``NORMLAB_FULL=1`` unless ``--default``), fails if any cell
 fails, and lists the recordings the run wrote or rewrote. Commit them with the chapter.
 

@@ -30,7 +30,7 @@ def import_optional(module: str, *, package: str, extra: str, needed_by: str) ->
         module: the module to import, e.g. ``"scipy.optimize"``.
         package: the distribution pip installs it from, e.g. ``"scipy"``, ``"scikit-learn"``.
         extra: normlab's extra that declares it.
-        needed_by: what needs it, e.g. ``"normlab.wasserstein1"``.
+        needed_by: what needs it, e.g. ``"normlab.gan.wasserstein1"``.
     """
     try:
         return importlib.import_module(module)

@@ -20,6 +20,10 @@ __all__ = [
     "check_nonempty",
     "check_int",
     "check_positive_int",
+    "check_nonnegative_int",
+    "check_dims",
+    "check_shape",
+    "check_input_shape",
     "check_real",
     "check_positive_float",
     "check_nonnegative_float",
@@ -33,8 +37,11 @@ __all__ = [
     "check_floating_dtype",
     "check_same_device",
     "check_integer_labels",
+    "check_class_indices",
+    "check_probabilities",
     "check_module",
     "check_one_sided_smoothing",
+    "check_critic_scores",
 ]
 
 
@@ -107,6 +114,63 @@ def check_positive_int(value: object, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be a positive int (>= 1), got {value}")
     return value
+
+
+def check_nonnegative_int(value: object, name: str) -> int:
+    """Raise unless ``value`` is an int >= 0 (a count that may be zero); return it."""
+    value = check_int(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def check_dims(dim: int | Sequence[int] | None, ndim: int, name: str = "dim") -> tuple[int, ...]:
+    """Turn ``dim`` into a tuple of distinct non-negative axes of a tensor with ``ndim`` axes.
+
+    ``None`` and ``()`` both mean every axis, as in ``torch.linalg.vector_norm``; a 0-d
+    tensor accepts 0 and -1, as in PyTorch.
+    """
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, numbers.Integral) and not isinstance(dim, bool):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list, torch.Size)):
+        dims = tuple(dim)
+    else:
+        raise TypeError(
+            f"{name} must be an int, a tuple of ints or None, got {type(dim).__name__} ({dim!r})"
+        )
+    if not dims:
+        return tuple(range(ndim))
+    rank = max(ndim, 1)  # a 0-d tensor accepts dim 0 / -1, as in PyTorch
+    out = []
+    for given in dims:
+        d = check_int(given, name)
+        if not -rank <= d < rank:
+            raise ValueError(
+                f"{name} must index an axis of a {ndim}-D tensor "
+                f"(in [{-rank}, {rank - 1}]), got {d}"
+            )
+        out.append(d % rank)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat an axis, got {dims}")
+    return tuple(out)
+
+
+def check_shape(value: object, name: str, what: str = "") -> tuple[int, ...]:
+    """Raise unless ``value`` is a non-empty tuple (list, ``torch.Size``) of positive ints;
+    return it as a tuple. ``what`` is appended to the message, e.g. what the shape is of."""
+    if isinstance(value, torch.Size):
+        value = tuple(value)
+    if not isinstance(value, (tuple, list)) or not value:
+        raise TypeError(f"{name} must be a non-empty tuple of ints{what}, got {value!r}")
+    return tuple(check_positive_int(s, f"{name}[{i}]") for i, s in enumerate(value))
+
+
+def check_input_shape(value: object, name: str = "input_shape") -> tuple[int, ...]:
+    """:func:`check_shape` for the shape of one input of a network (without the batch axis),
+    as the Lipschitz functions take it."""
+    return check_shape(value, name, " (the shape of one input, without the batch axis)")
 
 
 def check_real(value: object, name: str) -> float:
@@ -230,6 +294,44 @@ def check_integer_labels(labels: object, name: str) -> torch.Tensor:
     return labels
 
 
+def check_class_indices(
+    labels: torch.Tensor, name: str, num_classes: int, ignore_index: int | None = None
+) -> None:
+    """Raise ``ValueError`` unless every entry of the integer tensor ``labels`` is a class
+    index in ``[0, num_classes)`` (or equals ``ignore_index``); the message names the first
+    one that is not."""
+    if labels.numel() == 0:
+        return
+    lowest, highest = torch.aminmax(labels)
+    if lowest >= 0 and highest < num_classes:  # the common case: two reductions, no masks
+        return
+    valid = (labels >= 0) & (labels < num_classes)
+    if ignore_index is not None:
+        valid |= labels == ignore_index
+    if not bool(valid.all()):
+        bad = labels[~valid][0].item()
+        ignored = "" if ignore_index is None else f" (and is not ignore_index={ignore_index})"
+        raise ValueError(f"{name} holds class index {bad}, outside [0, {num_classes}){ignored}")
+
+
+def check_probabilities(x: torch.Tensor, name: str, dim: int, what: str, where: str) -> None:
+    """Raise ``ValueError`` unless the floating tensor ``x`` holds distributions along
+    ``dim``: entries >= 0 that sum to 1 up to ``sqrt(machine epsilon)``. That tolerance
+    accepts rounding from any normalization (1.5e-8 in float64, 3.5e-4 in float32; every
+    softmax output passes) while rejecting what is not a distribution at all. The messages
+    say "``name`` must be >= 0" and "``what`` must sum to 1``where``"."""
+    tolerance = math.sqrt(torch.finfo(x.dtype).eps)
+    if not bool((x >= 0).all()):
+        raise ValueError(f"{name} must be >= 0, got a negative (or NaN) entry")
+    total = x.sum(dim=dim, dtype=torch.float64)
+    worst = (total - 1).abs().max().item() if total.numel() else 0.0
+    if not worst <= tolerance:
+        raise ValueError(
+            f"{what} must sum to 1{where}; the largest deviation is {worst:.3g} "
+            f"(tolerance {tolerance:.1e})"
+        )
+
+
 def check_module(value: object, name: str) -> torch.nn.Module:
     """Raise ``TypeError`` unless ``value`` is a ``torch.nn.Module``."""
     if not isinstance(value, torch.nn.Module):
@@ -244,3 +346,19 @@ def check_one_sided_smoothing(value: object, name: str) -> float:
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must lie in [0, 1) for one-sided smoothing, got {value}")
     return value
+
+
+def check_critic_scores(scores: object, batch: int, name: str = "critic") -> torch.Tensor:
+    """Raise unless ``scores`` is one score per sample, shape ``(batch,)`` or ``(batch, 1)``.
+
+    A critic with two outputs per sample would otherwise be trained (and penalized) on the
+    sum of its outputs, silently.
+    """
+    if not isinstance(scores, torch.Tensor):
+        raise TypeError(f"{name} must return a tensor of scores, got {type(scores).__name__}")
+    if tuple(scores.shape) not in ((batch,), (batch, 1)):
+        raise ValueError(
+            f"{name} must return one score per sample, shape ({batch},) or ({batch}, 1), "
+            f"got {tuple(scores.shape)}"
+        )
+    return scores

@@ -25,12 +25,14 @@ from dataclasses import dataclass
 import torch
 
 from normlab._validation import (
+    check_class_indices,
     check_finite,
     check_floating,
     check_integer_labels,
     check_ndim,
     check_nonempty,
     check_positive_int,
+    check_probabilities,
     check_real,
 )
 
@@ -47,9 +49,7 @@ def _check_labels(labels: object, n: int, num_classes: int) -> torch.Tensor:
     check_ndim(labels, "labels", 1, "of class indices")
     if len(labels) != n:
         raise ValueError(f"labels must have one entry per sample ({n}), got {len(labels)}")
-    if not bool(((labels >= 0) & (labels < num_classes)).all()):
-        bad = labels[(labels < 0) | (labels >= num_classes)][0].item()
-        raise ValueError(f"labels holds class index {bad}, outside [0, {num_classes})")
+    check_class_indices(labels, "labels", num_classes)
     return labels
 
 
@@ -57,16 +57,7 @@ def _check_probs(probs: object) -> torch.Tensor:
     probs = check_floating(probs, "probs")
     check_ndim(probs, "probs", 2, "of shape (N, C)")
     check_nonempty(probs, "probs")
-    # sqrt(machine epsilon): any softmax output passes, a non-distribution does not
-    tolerance = math.sqrt(torch.finfo(probs.dtype).eps)
-    if not bool((probs >= 0).all()):
-        raise ValueError("probs must be >= 0, got a negative (or NaN) entry")
-    worst = (probs.sum(dim=1, dtype=torch.float64) - 1).abs().max().item()
-    if not worst <= tolerance:
-        raise ValueError(
-            f"each row of probs must sum to 1 (softmax outputs); the largest deviation is "
-            f"{worst:.3g} (tolerance {tolerance:.1e})"
-        )
+    check_probabilities(probs, "probs", 1, "each row of probs", " (softmax outputs)")
     return probs
 
 

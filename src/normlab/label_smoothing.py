@@ -20,14 +20,13 @@ discriminator already finds implausible.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from normlab._validation import (
     check_choice,
+    check_class_indices,
     check_finite,
     check_floating,
     check_floating_dtype,
@@ -37,6 +36,7 @@ from normlab._validation import (
     check_ndim,
     check_nonempty,
     check_one_sided_smoothing,
+    check_probabilities,
     check_real,
     check_tensor,
 )
@@ -46,6 +46,8 @@ __all__ = [
     "smooth_labels",
     "label_smoothing_cross_entropy",
     "LabelSmoothingCrossEntropy",
+    "class_index_loss",
+    "probability_target_loss",
     "template_plane_projection",
     "cluster_tightness",
     "one_sided_smooth_labels",
@@ -83,33 +85,17 @@ def _check_class_indices(
             "target must hold integer class indices or floating-point class probabilities, "
             f"got dtype {target.dtype}"
         )
-    if target.numel() == 0:
-        return
-    lowest, highest = torch.aminmax(target)
-    if lowest >= 0 and highest < num_classes:  # the common case: two reductions, no masks
-        return
-    valid = (target >= 0) & (target < num_classes)
-    if ignore_index is not None:
-        valid |= target == ignore_index
-    if not bool(valid.all()):
-        bad = target[~valid][0].item()
-        ignored = "" if ignore_index is None else f" (and is not ignore_index={ignore_index})"
-        raise ValueError(f"target holds class index {bad}, outside [0, {num_classes}){ignored}")
+    check_class_indices(target, "target", num_classes, ignore_index)
 
 
 def _check_probabilities(target: torch.Tensor, class_dim: int) -> None:
-    # sqrt(machine epsilon) accepts rounding from any normalization (1.5e-8 in float64,
-    # 3.5e-4 in float32) while rejecting targets that are not distributions at all.
-    tolerance = math.sqrt(torch.finfo(target.dtype).eps)
-    if not bool((target >= 0).all()):
-        raise ValueError("probability targets must be >= 0, got a negative (or NaN) entry")
-    total = target.sum(dim=class_dim, dtype=torch.float64)
-    worst = (total - 1).abs().max().item() if total.numel() else 0.0
-    if not worst <= tolerance:
-        raise ValueError(
-            f"probability targets must sum to 1 over the class dimension {class_dim}; the "
-            f"largest deviation is {worst:.3g} (tolerance {tolerance:.1e})"
-        )
+    check_probabilities(
+        target,
+        "probability targets",
+        class_dim,
+        "probability targets",
+        f" over the class dimension {class_dim}",
+    )
 
 
 def _check_epsilon(epsilon: object) -> float:
@@ -295,7 +281,7 @@ def label_smoothing_cross_entropy(
             )
         _check_probabilities(target, class_dim)
         target = target.to(dtype=logits.dtype, device=logits.device)
-        return _probability_target_loss(log_p, target, eps, weight, reduction)
+        return probability_target_loss(log_p, target, eps, weight, reduction)
 
     expected = logits.shape[:1] + logits.shape[2:] if logits.ndim > 1 else torch.Size([])
     if target.shape != expected:
@@ -305,10 +291,10 @@ def label_smoothing_cross_entropy(
         )
     _check_class_indices(target, num_classes, ignore_index)
     target = target.to(device=logits.device).long()
-    return _class_index_loss(log_p, target, eps, weight, ignore_index, reduction)
+    return class_index_loss(log_p, target, eps, weight, ignore_index, reduction)
 
 
-def _class_index_loss(
+def class_index_loss(
     log_p: torch.Tensor,
     target: torch.Tensor,
     eps: float,
@@ -319,7 +305,9 @@ def _class_index_loss(
     """``(1 - ε)·w_y·(-log p_y) + (ε/C)·Σ_c w_c·(-log p_c)``; the mean divides by ``Σ w_y``.
 
     ``log_p`` is log-softmax with the classes in dimension 1 (0 if unbatched), ``weight``
-    ``None`` or already broadcastable along it, ``eps`` in the uniform convention.
+    ``None`` or already broadcastable along it, ``eps`` in the uniform convention. The
+    class-index kernel of :func:`label_smoothing_cross_entropy`, which checks the inputs
+    and converts the convention before calling it; this function checks nothing again.
     """
     class_dim = 0 if log_p.ndim == 1 else 1
     num_classes = log_p.shape[class_dim]
@@ -347,7 +335,7 @@ def _class_index_loss(
     return _reduce(loss, reduction, denominator)
 
 
-def _probability_target_loss(
+def probability_target_loss(
     log_p: torch.Tensor,
     target: torch.Tensor,
     eps: float,
@@ -356,7 +344,8 @@ def _probability_target_loss(
 ) -> torch.Tensor:
     """``-Σ_c w_c q_c log p_c`` with ``q = (1 - ε)·target + ε/C``; the mean divides by N.
 
-    Arguments as for :func:`_class_index_loss`; ``target`` has the shape of ``log_p``.
+    Arguments as for :func:`class_index_loss`; ``target`` has the shape of ``log_p``.
+    The probability-target kernel of :func:`label_smoothing_cross_entropy` (checked there).
     """
     class_dim = 0 if log_p.ndim == 1 else 1
     num_classes = log_p.shape[class_dim]

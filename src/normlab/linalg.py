@@ -23,11 +23,11 @@ import torch.nn.functional as F
 
 from normlab._validation import (
     check_bool,
+    check_dims,
     check_finite,
     check_finite_positive_float,
     check_floating,
     check_floating_dtype,
-    check_int,
     check_ndim,
     check_nonempty,
     check_positive_int,
@@ -48,40 +48,6 @@ MATRIX_ORDS: tuple[str | float, ...] = ("fro", "nuc", 1, -1, 2, -2, math.inf, -m
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _normalize_dims(
-    dim: int | Sequence[int] | None, ndim: int, name: str = "dim"
-) -> tuple[int, ...]:
-    """Turn ``dim`` into a tuple of distinct non-negative axes of a tensor with ``ndim`` axes.
-
-    ``None`` and ``()`` both mean every axis, as in ``torch.linalg.vector_norm``.
-    """
-    if dim is None:
-        return tuple(range(ndim))
-    if isinstance(dim, numbers.Integral) and not isinstance(dim, bool):
-        dims = (dim,)
-    elif isinstance(dim, (tuple, list, torch.Size)):
-        dims = tuple(dim)
-    else:
-        raise TypeError(
-            f"{name} must be an int, a tuple of ints or None, got {type(dim).__name__} ({dim!r})"
-        )
-    if not dims:
-        return tuple(range(ndim))
-    rank = max(ndim, 1)  # a 0-d tensor accepts dim 0 / -1, as in PyTorch
-    out = []
-    for given in dims:
-        d = check_int(given, name)
-        if not -rank <= d < rank:
-            raise ValueError(
-                f"{name} must index an axis of a {ndim}-D tensor "
-                f"(in [{-rank}, {rank - 1}]), got {d}"
-            )
-        out.append(d % rank)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{name} must not repeat an axis, got {dims}")
-    return tuple(out)
 
 
 def _safe_root(s: torch.Tensor, p: float) -> torch.Tensor:
@@ -145,7 +111,7 @@ def vector_norm(
     x = check_floating(x, "x")
     check_nonempty(x, "x")
     p = _check_vector_ord(ord)
-    dims = _normalize_dims(dim, x.ndim)
+    dims = check_dims(dim, x.ndim)
     check_bool(keepdim, "keepdim")
     a = x.abs()
     if p == math.inf:
@@ -222,7 +188,7 @@ def _check_matrix_norm_arguments(A: torch.Tensor, ord: object, dim: object) -> t
         )
     if len(dim) != 2:
         raise ValueError(f"dim must be a pair of axes (rows, columns), got {dim!r}")
-    rows, cols = _normalize_dims(dim, A.ndim)  # two distinct axes: it rejects repeats
+    rows, cols = check_dims(dim, A.ndim)  # two distinct axes: it rejects repeats
     return rows, cols
 
 

@@ -13,13 +13,43 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from normlab._validation import check_positive_int
+from normlab._validation import check_module, check_positive_int
+from normlab.normalization import BatchNorm2d
 
-__all__ = ["NormFactory", "MLP", "LeNet", "ConvNet", "ResidualBlock", "ResNet", "he_initialize"]
+__all__ = [
+    "NormFactory",
+    "hidden_layers",
+    "MLP",
+    "LeNet",
+    "ConvNet",
+    "ResidualBlock",
+    "ResNet",
+    "he_initialize",
+]
 
 #: A callable that builds a normalization layer for ``num_features`` features or channels,
 #: e.g. ``torch.nn.BatchNorm1d`` or ``lambda c: torch.nn.GroupNorm(4, c)``.
 NormFactory = Callable[[int], nn.Module]
+
+
+def hidden_layers(
+    in_features: int,
+    widths: Sequence[int],
+    norm_layer: NormFactory | None,
+    activation: Callable[[], nn.Module],
+) -> tuple[list[nn.Module], int]:
+    """The hidden part of an MLP, ``[Linear → norm → activation]`` for each width (no norm
+    when ``norm_layer`` is ``None``), and the width of its output. Arguments as checked by
+    :class:`MLP` and the GAN models that build on it."""
+    layers: list[nn.Module] = []
+    previous = in_features
+    for width in widths:
+        layers.append(nn.Linear(previous, width))
+        if norm_layer is not None:
+            layers.append(norm_layer(width))
+        layers.append(activation())
+        previous = width
+    return layers, previous
 
 
 class MLP(nn.Sequential):
@@ -48,14 +78,8 @@ class MLP(nn.Sequential):
         check_positive_int(in_features, "in_features")
         check_positive_int(out_features, "out_features")
         widths = [check_positive_int(w, "hidden_features[i]") for w in hidden_features]
-        layers: list[nn.Module] = [nn.Flatten()]
-        previous = in_features
-        for width in widths:
-            layers.append(nn.Linear(previous, width))
-            if norm_layer is not None:
-                layers.append(norm_layer(width))
-            layers.append(activation())
-            previous = width
+        hidden, previous = hidden_layers(in_features, widths, norm_layer, activation)
+        layers: list[nn.Module] = [nn.Flatten(), *hidden]
         layers.append(nn.Linear(previous, out_features))
         super().__init__(*layers)
 
@@ -85,8 +109,7 @@ def he_initialize(model: nn.Module) -> nn.Module:
     Returns:
         ``model`` itself, so that ``he_initialize(LeNet())`` reads as a constructor.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module(model, "model")
     for module in model.modules():
         if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
             nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
@@ -213,10 +236,6 @@ class ConvNet(nn.Sequential):
 
 
 def _batch_norm_2d(channels: int) -> nn.Module:
-    # imported here: normalization imports nothing from models, and models stays importable
-    # on its own
-    from normlab.normalization import BatchNorm2d
-
     return BatchNorm2d(channels)
 
 

@@ -18,23 +18,24 @@ normalized weights agree to rounding error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import _SpectralNorm
+from torch.nn.utils.spectral_norm import SpectralNorm as HookSpectralNorm
 
 from normlab._validation import (
     check_finite_positive_float,
     check_floating,
     check_int,
+    check_module,
     check_nonempty,
     check_positive_int,
 )
-
-if TYPE_CHECKING:
-    from torch.nn.utils.spectral_norm import SpectralNorm as HookSpectralNorm
+from normlab.lipschitz import TRANSPOSED_CONVS
 
 __all__ = [
     "WARMUP_ITERATIONS",
@@ -42,6 +43,8 @@ __all__ = [
     "spectral_norm",
     "remove_spectral_norm",
     "spectrally_normalize",
+    "spectral_norm_of",
+    "parametrizations_of",
 ]
 
 #: Power iterations run when the parametrization is constructed, as in PyTorch, so that the
@@ -49,7 +52,6 @@ __all__ = [
 #: ``register_parametrization`` evaluates the parametrization once to check its output.
 WARMUP_ITERATIONS = 15
 
-_TRANSPOSED_CONVS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 #: The layers :func:`spectrally_normalize` normalizes: those of the critics of Part IV.
 NORMALIZED_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -170,24 +172,21 @@ def _check_arguments(
     return n_power_iterations, dim, eps
 
 
-def _parametrizations(module: nn.Module, name: str) -> parametrize.ParametrizationList:
+def parametrizations_of(module: nn.Module, name: str) -> parametrize.ParametrizationList:
     """``module.parametrizations[name]`` (``module`` is parametrized), typed as what it is."""
     # nn.Module.__getattr__ types every submodule as Tensor | Module
     parametrizations = cast(nn.ModuleDict, module.parametrizations)
     return cast(parametrize.ParametrizationList, parametrizations[name])
 
 
-def _spectral_norm_of(module: nn.Module, name: str) -> nn.Module | HookSpectralNorm | None:
+def spectral_norm_of(module: nn.Module, name: str) -> nn.Module | HookSpectralNorm | None:
     """The spectral normalization already applied to ``module.<name>``, if any.
 
     Recognizes this module's parametrization, PyTorch's (``parametrizations.spectral_norm``)
     and PyTorch's old hook (``torch.nn.utils.spectral_norm``).
     """
-    from torch.nn.utils.parametrizations import _SpectralNorm
-    from torch.nn.utils.spectral_norm import SpectralNorm as HookSpectralNorm
-
     if parametrize.is_parametrized(module, name):
-        for p in _parametrizations(module, name):
+        for p in parametrizations_of(module, name):
             if isinstance(p, (SpectralNorm, _SpectralNorm)):
                 return p
     for hook in module._forward_pre_hooks.values():
@@ -243,15 +242,14 @@ def spectral_norm(
         RuntimeError: ``name`` already has spectral normalization (this module's, PyTorch's
             parametrization or PyTorch's old hook): applying it twice would divide twice.
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check_module(module, "module")
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
     n_power_iterations = check_positive_int(n_power_iterations, "n_power_iterations")
     eps = check_finite_positive_float(eps, "eps")
     # Checked before reading the weight: reading a spectrally normalized weight in training
     # mode would run a power iteration.
-    if _spectral_norm_of(module, name) is not None:
+    if spectral_norm_of(module, name) is not None:
         raise RuntimeError(
             f"{name!r} of {type(module).__name__} already has spectral normalization; "
             "remove it first (normlab.remove_spectral_norm) instead of dividing twice"
@@ -262,7 +260,7 @@ def spectral_norm(
             f"module {type(module).__name__} has no parameter or buffer named {name!r}"
         )
     if dim is None:
-        dim = 1 if isinstance(module, _TRANSPOSED_CONVS) else 0
+        dim = 1 if isinstance(module, TRANSPOSED_CONVS) else 0
     _check_arguments(weight, n_power_iterations, dim, eps, f"module.{name}")
     parametrize.register_parametrization(
         module, name, SpectralNorm(weight, n_power_iterations, dim, eps)
@@ -290,17 +288,16 @@ def remove_spectral_norm(module: nn.Module, name: str = "weight") -> nn.Module:
         ValueError: ``module.<name>`` has no spectral normalization from this module, or it
             carries other parametrizations as well.
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check_module(module, "module")
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
-    found = _spectral_norm_of(module, name)
+    found = spectral_norm_of(module, name)
     if not isinstance(found, SpectralNorm):
         raise ValueError(
             f"spectral_norm of {name!r} not found in {type(module).__name__} "
             "(remove PyTorch's own with torch.nn.utils.parametrize.remove_parametrizations)"
         )
-    if len(_parametrizations(module, name)) != 1:
+    if len(parametrizations_of(module, name)) != 1:
         raise ValueError(
             f"{name!r} of {type(module).__name__} carries other parametrizations besides "
             "spectral normalization; remove them together with "
@@ -334,8 +331,7 @@ def spectrally_normalize(
         TypeError: ``module`` is not an ``nn.Module`` or ``spectral_norm`` is not callable.
         ValueError: ``module`` has no Linear or Conv layer (nothing would be normalized).
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check_module(module, "module")
     if spectral_norm is None:
         spectral_norm = globals()["spectral_norm"]
     if not callable(spectral_norm):

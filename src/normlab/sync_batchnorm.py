@@ -56,6 +56,7 @@ __all__ = [
     "SyncBatchNormFunction",
     "SyncBatchNorm",
     "convert_sync_batchnorm",
+    "is_batch_norm",
 ]
 
 
@@ -481,9 +482,10 @@ class SyncBatchNorm(BatchNormBase):
         return convert_sync_batchnorm(module, process_group)
 
 
-def _is_batch_norm(
+def is_batch_norm(
     module: nn.Module,
 ) -> TypeGuard[nn.modules.batchnorm._BatchNorm | BatchNormBase]:
+    """Whether ``module`` is a batch norm layer, torch's or normlab's (SyncBatchNorm too)."""
     return isinstance(module, (nn.modules.batchnorm._BatchNorm, BatchNormBase))
 
 
@@ -511,7 +513,7 @@ def convert_sync_batchnorm(module: nn.Module, process_group: Any | None = None) 
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     converted = module
-    if _is_batch_norm(module):
+    if is_batch_norm(module):
         converted = SyncBatchNorm(
             module.num_features,
             module.eps,

@@ -23,8 +23,8 @@ from normlab._validation import (
     check_module,
     check_positive_int,
 )
-from normlab.device import get_device
-from normlab.progress import progress_bar
+from normlab.scaffolding.device import get_device
+from normlab.scaffolding.progress import hidden, progress_bar
 
 __all__ = ["History", "fit_classifier", "evaluate_classifier", "predict_logits"]
 
@@ -141,6 +141,48 @@ def evaluate_classifier(
     }
 
 
+def _optimizer(
+    choice: torch.optim.Optimizer | OptimizerFactory | None, model: nn.Module
+) -> torch.optim.Optimizer:
+    """``choice``, or built by the factory ``choice``, or Adam(1e-3) over the model."""
+    if choice is None:
+        return torch.optim.Adam(model.parameters(), lr=1e-3)
+    if isinstance(choice, torch.optim.Optimizer):
+        return choice
+    optimizer = choice(model.parameters())
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer factory {choice!r} must return a torch.optim.Optimizer, got "
+            f"{type(optimizer).__name__}"
+        )
+    return optimizer
+
+
+def _end_epoch(
+    history: History,
+    model: nn.Module,
+    val: object | None,
+    total_loss: float,
+    correct: int,
+    seen: int,
+) -> dict[str, float]:
+    """Record an epoch's training loss and accuracy (NaN once diverged) and its validation
+    metrics, which it returns."""
+    if history.diverged:
+        history.train_loss.append(math.nan)
+        history.train_accuracy.append(math.nan)
+    else:
+        history.train_loss.append(total_loss / seen)
+        history.train_accuracy.append(correct / seen)
+    if val is not None and not history.diverged:
+        metrics = evaluate_classifier(model, val)
+    else:
+        metrics = {"loss": math.nan, "accuracy": math.nan}
+    history.val_loss.append(metrics["loss"])
+    history.val_accuracy.append(metrics["accuracy"])
+    return metrics
+
+
 def fit_classifier(
     model: nn.Module,
     train: object,
@@ -175,7 +217,7 @@ def fit_classifier(
         loss_fn: ``(logits, y) -> scalar`` training loss; default ``F.cross_entropy``
             (pass e.g. a label-smoothing loss here). Validation always reports plain
             cross-entropy.
-        device: where to train; default :func:`normlab.device.get_device`.
+        device: where to train; default :func:`normlab.scaffolding.device.get_device`.
         seed: seed of the shuffling order (seed the model's initialization yourself, before
             building it).
         drop_last: drop the last incomplete batch (a last batch of one sample would make
@@ -227,20 +269,12 @@ def fit_classifier(
     device = get_device(device)
     model.to(device)
     x, y = x.to(device), y.to(device)
-    if optimizer is None:
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    elif not isinstance(optimizer, torch.optim.Optimizer):
-        factory, optimizer = optimizer, optimizer(model.parameters())
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(
-                f"optimizer factory {factory!r} must return a torch.optim.Optimizer, got "
-                f"{type(optimizer).__name__}"
-            )
+    optimizer = _optimizer(optimizer, model)
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     generator = torch.Generator().manual_seed(seed)
     history = History()
 
-    bar = progress_bar(range(epochs), desc=desc, disable=None if progress is None else not progress)
+    bar = progress_bar(range(epochs), desc=desc, disable=hidden(progress))
     for _ in bar:
         start = time.perf_counter()
         model.train()
@@ -272,18 +306,7 @@ def fit_classifier(
             seen += len(yb)
             if max_steps is not None and len(history.step_loss) >= max_steps:
                 break
-        if history.diverged:
-            history.train_loss.append(math.nan)
-            history.train_accuracy.append(math.nan)
-        else:
-            history.train_loss.append(total_loss / seen)
-            history.train_accuracy.append(correct / seen)
-        if val is not None and not history.diverged:
-            metrics = evaluate_classifier(model, val)
-        else:
-            metrics = {"loss": math.nan, "accuracy": math.nan}
-        history.val_loss.append(metrics["loss"])
-        history.val_accuracy.append(metrics["accuracy"])
+        metrics = _end_epoch(history, model, val, total_loss, correct, seen)
         history.seconds.append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", val_acc=f"{metrics['accuracy']:.3f}")
         if history.diverged or (max_steps is not None and len(history.step_loss) >= max_steps):

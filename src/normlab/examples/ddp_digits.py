@@ -41,9 +41,9 @@ from normlab._validation import (
     check_positive_int,
 )
 from normlab.data import load_digits
-from normlab.device import seed_everything
 from normlab.models import ConvNet, NormFactory
 from normlab.normalization import BatchNorm2d, GroupNorm, InstanceNorm2d
+from normlab.scaffolding.device import seed_everything
 from normlab.sync_batchnorm import convert_sync_batchnorm
 
 __all__ = ["NORMS", "build_model", "train", "main"]

@@ -16,7 +16,7 @@ One module per idea, as in the book's Part IV:
 - :mod:`normlab.gan.reports`: the ring and digits reports and tables of Chapters 8-10.
 """
 
-from normlab.gan.data import GaussianMixture, grid_of_gaussians, image_grid, ring_of_gaussians
+from normlab.gan.data import GaussianMixture, grid_of_gaussians, ring_of_gaussians
 from normlab.gan.ensemble import GANEnsemble, seed_losses, train_gan_ensemble
 from normlab.gan.losses import (
     LOSSES,
@@ -62,7 +62,6 @@ __all__ = [
     "GaussianMixture",
     "ring_of_gaussians",
     "grid_of_gaussians",
-    "image_grid",
     # models
     "MLPGenerator",
     "MLPCritic",

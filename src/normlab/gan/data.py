@@ -23,13 +23,12 @@ from normlab._validation import (
     check_finite_positive_float,
     check_floating,
     check_floating_dtype,
-    check_int,
     check_ndim,
     check_nonempty,
     check_positive_int,
 )
 
-__all__ = ["GaussianMixture", "ring_of_gaussians", "grid_of_gaussians", "image_grid"]
+__all__ = ["GaussianMixture", "ring_of_gaussians", "grid_of_gaussians"]
 
 
 class GaussianMixture:
@@ -182,61 +181,3 @@ def grid_of_gaussians(
     ys, xs = torch.meshgrid(axis, axis, indexing="ij")
     centres = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1)
     return GaussianMixture(centres.to(dtype=dtype, device=device), std)
-
-
-def image_grid(
-    images: torch.Tensor,
-    columns: int = 8,
-    *,
-    image_shape: tuple[int, int] = (8, 8),
-    pad: int = 1,
-    fill: float = -1.0,
-) -> torch.Tensor:
-    """Tile a batch of grey images into one picture, row by row, for ``plt.imshow``.
-
-    Args:
-        images: the images, any shape whose elements split into ``image_shape`` blocks:
-            ``(N, H, W)``, ``(N, 1, H, W)`` or flattened ``(N, H·W)`` (an MLP generator's
-            output). Detached and moved to the CPU.
-        columns: images per row; the last row is padded with ``fill``.
-        image_shape: ``(H, W)`` of one image. Default: the 8 × 8 digits.
-        pad: pixels of ``fill`` between images and around the border, >= 0.
-        fill: the value of the margin; -1 is the background of the digits scaled to
-            [-1, 1], and white under ``cmap="gray_r", vmin=-1``.
-
-    Returns:
-        A float CPU tensor ``(rows·(H + pad) + pad, columns·(W + pad) + pad)`` with
-        ``rows = ceil(N / columns)``.
-    """
-    images = check_floating(images, "images")
-    check_nonempty(images, "images")
-    columns = check_positive_int(columns, "columns")
-    pad = check_int(pad, "pad")
-    if pad < 0:
-        raise ValueError(f"pad must be >= 0, got {pad}")
-    if (
-        not isinstance(image_shape, tuple)
-        or len(image_shape) != 2
-        or not all(isinstance(s, int) and s > 0 for s in image_shape)
-    ):
-        raise ValueError(
-            f"image_shape must be a tuple (H, W) of positive ints, got {image_shape!r}"
-        )
-    height, width = image_shape
-    if images.numel() % (height * width) != 0:
-        raise ValueError(
-            f"images of shape {tuple(images.shape)} ({images.numel()} values) do not split "
-            f"into {height} x {width} images"
-        )
-    images = images.detach().cpu().reshape(-1, height, width)
-    rows = -(-len(images) // columns)
-    grid = torch.full(
-        (rows * (height + pad) + pad, columns * (width + pad) + pad),
-        float(fill),
-        dtype=images.dtype,
-    )
-    for i, image in enumerate(images):
-        top = pad + (i // columns) * (height + pad)
-        left = pad + (i % columns) * (width + pad)
-        grid[top : top + height, left : left + width] = image
-    return grid

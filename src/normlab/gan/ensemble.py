@@ -26,9 +26,9 @@ What it does not do: batch normalization or convolutions (use ``train_gan``), ch
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -37,25 +37,20 @@ from torch import nn
 from normlab._validation import (
     check_callable,
     check_int,
+    check_module,
     check_nonnegative_float,
     check_one_sided_smoothing,
     check_positive_float,
     check_positive_int,
 )
-from normlab.device import get_device
-from normlab.gan.losses import _real_target, get_loss
+from normlab.gan.config import Evaluate, OptimizerFactory, floating_dtype, latent_size
+from normlab.gan.losses import get_loss, real_target
+from normlab.gan.sources import MixtureSource, TensorSource, make_source
 from normlab.gan.stacked import StackedMLP
-from normlab.gan.training import (
-    GANHistory,
-    OptimizerFactory,
-    _floating_dtype,
-    _latent_dim,
-    _make_source,
-    _MixtureSource,
-    _Stopwatch,
-    _TensorSource,
-)
-from normlab.progress import progress_bar
+from normlab.gan.training import SYNC_EVERY, GANHistory, record_evaluation
+from normlab.scaffolding.device import get_device
+from normlab.scaffolding.progress import hidden, progress_bar
+from normlab.scaffolding.timing import Stopwatch
 
 __all__ = ["GANEnsemble", "train_gan_ensemble", "seed_losses", "ELEMENTWISE_OPTIMIZERS"]
 
@@ -71,12 +66,7 @@ ELEMENTWISE_OPTIMIZERS = (
     torch.optim.NAdam,
     torch.optim.RAdam,
 )
-# How often (in generator steps) the loop looks for NaN: train_gan's schedule, so that a
-# diverging seed stops at the same step as its train_gan run.
-_SYNC_EVERY = 50
-
 ModuleFactory = Callable[[], nn.Module]
-Evaluate = Callable[[nn.Module, nn.Module], Mapping[str, float]]
 # per seed: stacked scores (K, N) of real and fake samples, or of fake ones, -> losses (K,)
 CriticLosses = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 GeneratorLosses = Callable[[torch.Tensor], torch.Tensor]
@@ -104,7 +94,7 @@ def seed_losses(name: str, label_smoothing: float = 0.0) -> tuple[CriticLosses, 
 
     def binary_cross_entropy(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         if label_smoothing:
-            target = _real_target(real, label_smoothing)
+            target = real_target(real, label_smoothing)
             real_term = F.binary_cross_entropy_with_logits(real, target, reduction="none")
         else:
             real_term = F.softplus(-real)
@@ -163,8 +153,7 @@ def _given_models(choice: object, seeds: list[int], name: str) -> list[nn.Module
     if len(choice) != len(seeds):
         raise ValueError(f"{name} must hold one module per seed ({len(seeds)}), got {len(choice)}")
     for k, module in enumerate(choice):
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"{name}[{k}] must be a torch.nn.Module, got {type(module).__name__}")
+        check_module(module, f"{name}[{k}]")
     if len({id(m) for m in choice}) != len(choice):
         raise ValueError(f"{name} holds the same module object twice; give each seed its own")
     return list(choice)
@@ -228,9 +217,9 @@ def _optimizer(choice: object, params: list[nn.Parameter], name: str) -> torch.o
 
 def _sources(
     data: object, batch_size: int, device: torch.device, seeds: list[int]
-) -> list[_MixtureSource | _TensorSource]:
-    sources = [_make_source(data, batch_size, device, seed + 1) for seed in seeds]
-    if not isinstance(sources[0], (_MixtureSource, _TensorSource)):
+) -> list[MixtureSource | TensorSource]:
+    sources = [make_source(data, batch_size, device, seed + 1) for seed in seeds]
+    if not isinstance(sources[0], (MixtureSource, TensorSource)):
         raise TypeError(
             "data must be a GaussianMixture (or an object with sample(n, generator=...)), a "
             "tensor of samples, a TensorDataset or an (x, y) pair; a Dataset or DataLoader "
@@ -238,7 +227,7 @@ def _sources(
             f"train_gan for {type(data).__name__}"
         )
     # made from the same data, every seed's source is of the first one's kind
-    return cast("list[_MixtureSource | _TensorSource]", sources)
+    return cast("list[MixtureSource | TensorSource]", sources)
 
 
 def _evaluations(evaluate: object, n: int) -> list[Evaluate] | None:
@@ -303,7 +292,7 @@ def train_gan_ensemble(
             :data:`normlab.gan.ensemble.ELEMENTWISE_OPTIMIZERS`; default
             Adam(2e-4, betas=(0.5, 0.999)) as in ``train_gan``.
         critic_optimizer: the same for the critics.
-        device: where to train; default :func:`normlab.device.get_device`.
+        device: where to train; default :func:`normlab.scaffolding.device.get_device`.
         evaluate: ``(generator, critic) -> {name: float}`` for every seed, or a list of
             one such function per seed, called with seed ``k``'s modules (inside
             ``torch.random.fork_rng``, as in ``train_gan``).
@@ -339,61 +328,179 @@ def train_gan_ensemble(
             raise ValueError("eval_every is set but no evaluate function was given")
     evaluations = _evaluations(evaluate, K)
     generator_list, critic_list = _seeded_models(generators, critics, seeds)
-    latent_dim = _latent_dim(generator_list[0], latent_dim)
+    latent_dim = latent_size(generator_list[0], latent_dim)
 
     device = get_device(device)
     for module in (*generator_list, *critic_list):
         module.to(device).train()  # train_gan trains in training mode, critic included
-    stacked_generator = StackedMLP(generator_list)
-    stacked_critic = StackedMLP(critic_list)
-    sources = _sources(data, batch_size, device, seeds)
-    noises = [torch.Generator(device).manual_seed(seed) for seed in seeds]
-    dtype = _floating_dtype(generator_list[0])
-    generator_params = stacked_generator.parameters()
-    critic_params = stacked_critic.parameters()
-    generator_opt = _optimizer(generator_optimizer, generator_params, "generator_optimizer")
-    critic_opt = _optimizer(critic_optimizer, critic_params, "critic_optimizer")
-    trainable_critic = [p for p in critic_params if p.requires_grad]
+    run = _EnsembleRun(
+        seeds,
+        generator_list,
+        critic_list,
+        data,
+        device,
+        (critic_loss_fn, generator_loss_fn),
+        latent_dim=latent_dim,
+        batch_size=batch_size,
+        gp_weight=gp_weight,
+        clip_value=clip_value,
+    )
+    run.make_optimizers(generator_optimizer, critic_optimizer)
+    run.train(
+        steps,
+        n_critic,
+        evaluations,
+        eval_every=eval_every,
+        stop_on_divergence=stop_on_divergence,
+        bar=progress_bar(range(steps), desc=desc, disable=hidden(progress)),
+    )
+    return GANEnsemble(seeds, generator_list, critic_list, run.histories)
 
-    histories = [GANHistory() for _ in seeds]
-    if evaluations is not None:
-        for k in range(K):
-            _evaluate(evaluations[k], generator_list[k], critic_list[k], histories[k], 0, device)
 
-    # columns: critic loss, critic gap, penalty, generator loss
-    record = torch.full((steps, K, 4), math.nan, device=device, dtype=torch.float64)
-    no_penalty = torch.full((K,), math.nan, device=device)
-    active = list(range(K))  # seeds that have not diverged
-    frozen: dict[int, list[torch.Tensor]] = {}  # a diverged seed's tensors when it stopped
-    flushed = 0
-    # CUDA events on a GPU, as in train_gan: timing must not synchronize every step
-    critic_clock, generator_clock = _Stopwatch(device), _Stopwatch(device)
+class _EnsembleRun:
+    """K seeds' models stacked (:class:`StackedMLP`), their sources, noise generators,
+    optimizers, histories and clocks; the steps of :func:`train_gan_ensemble`, each the K
+    seeds' :func:`~normlab.gan.training.train_gan` step at once."""
 
-    def draw_noise(n: int) -> torch.Tensor:
-        z = torch.empty(K, n, latent_dim, device=device, dtype=dtype)
-        for k in range(K):
-            torch.randn(n, latent_dim, generator=noises[k], device=device, dtype=dtype, out=z[k])
+    def __init__(
+        self,
+        seeds: list[int],
+        generator_list: list[nn.Module],
+        critic_list: list[nn.Module],
+        data: object,
+        device: torch.device,
+        losses: tuple[CriticLosses, GeneratorLosses],
+        *,
+        latent_dim: int,
+        batch_size: int,
+        gp_weight: float,
+        clip_value: float | None,
+    ) -> None:
+        self.K, self.device = len(seeds), device
+        self.generator_list, self.critic_list = generator_list, critic_list
+        self.generator = StackedMLP(generator_list)
+        self.critic = StackedMLP(critic_list)
+        self.sources = _sources(data, batch_size, device, seeds)
+        self.noises = [torch.Generator(device).manual_seed(seed) for seed in seeds]
+        self.dtype = floating_dtype(generator_list[0])
+        self.critic_loss_fn, self.generator_loss_fn = losses
+        self.latent_dim, self.batch_size = latent_dim, batch_size
+        self.gp_weight, self.clip_value = gp_weight, clip_value
+        self.histories = [GANHistory() for _ in seeds]
+        self.no_penalty = torch.full((self.K,), math.nan, device=device)
+        # CUDA events on a GPU, as in train_gan: timing must not synchronize every step
+        self.critic_clock, self.generator_clock = Stopwatch(device), Stopwatch(device)
+
+    def make_optimizers(self, generator_optimizer: object, critic_optimizer: object) -> None:
+        self.critic_params = self.critic.parameters()
+        self.generator_opt = _optimizer(
+            generator_optimizer, self.generator.parameters(), "generator_optimizer"
+        )
+        self.critic_opt = _optimizer(critic_optimizer, self.critic_params, "critic_optimizer")
+        self.trainable_critic = [p for p in self.critic_params if p.requires_grad]
+
+    def draw_noise(self, n: int) -> torch.Tensor:
+        z = torch.empty(self.K, n, self.latent_dim, device=self.device, dtype=self.dtype)
+        for k in range(self.K):
+            torch.randn(
+                n,
+                self.latent_dim,
+                generator=self.noises[k],
+                device=self.device,
+                dtype=self.dtype,
+                out=z[k],
+            )
         return z
 
-    def penalty_of(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    def penalty_of(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """Per seed ``E (‖∇D_k(x̂)‖ - 1)²`` at ``x̂ = ε x + (1 - ε) x̃``, as
         :func:`normlab.gan.penalties.gradient_penalty` (one ``ε`` per sample)."""
         shape = (real.shape[1],) + (1,) * (real.ndim - 2)
         epsilon = torch.stack(
-            [torch.rand(shape, generator=g, device=device, dtype=real.dtype) for g in noises]
+            [
+                torch.rand(shape, generator=g, device=self.device, dtype=real.dtype)
+                for g in self.noises
+            ]
         )
         points = (epsilon * real + (1 - epsilon) * fake).detach().requires_grad_(True)
-        scores = stacked_critic(points)
+        scores = self.critic(points)
         (grad,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
         norms = torch.linalg.vector_norm(grad.flatten(2), dim=2)
         return ((norms - 1.0) ** 2).mean(1)
 
-    def flush(upto: int) -> None:
-        nonlocal flushed
-        rows = record[flushed:upto].tolist()
-        critic_seconds, generator_seconds = critic_clock.collect(), generator_clock.collect()
+    def critic_scores(self, real: torch.Tensor, fake: torch.Tensor, first: bool) -> torch.Tensor:
+        """The K critics' scores of real and fake samples, ``(K, 2 B)``; on the first step,
+        checked against the data's and the critics' shapes."""
+        K, batch_size = self.K, self.batch_size
+        if first and fake.shape[2:] != real.shape[2:]:
+            raise ValueError(
+                f"the generators make samples of shape {tuple(fake.shape[2:])}, the data "
+                f"has samples of shape {tuple(real.shape[2:])}"
+            )
+        scores = self.critic(torch.cat([real, fake], dim=1))
+        if first and tuple(scores.shape) not in ((K, 2 * batch_size), (K, 2 * batch_size, 1)):
+            raise ValueError(
+                "the critics must return one score per sample, got shape "
+                f"{tuple(scores.shape[1:])} for {2 * batch_size} samples"
+            )
+        return scores.reshape(K, 2 * batch_size)
+
+    def critic_steps(
+        self, n_critic: int, first: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``n_critic`` critic steps of every seed; the last one's (loss, gap, penalty)."""
+        batch_size = self.batch_size
+        self.critic_clock.start()
+        for _ in range(n_critic):
+            real = torch.stack([source.next(batch_size) for source in self.sources])
+            z = self.draw_noise(batch_size)
+            with torch.no_grad():
+                fake = self.generator(z)
+            scores = self.critic_scores(real, fake, first)
+            real_scores, fake_scores = scores[:, :batch_size], scores[:, batch_size:]
+            critic_loss = self.critic_loss_fn(real_scores, fake_scores)
+            if self.gp_weight:
+                penalty = self.penalty_of(real, fake)
+                total = critic_loss + self.gp_weight * penalty
+            else:
+                penalty, total = self.no_penalty, critic_loss
+            self.critic_opt.zero_grad(set_to_none=True)
+            total.sum().backward()  # the sum's gradient in seed k's weights is seed k's own
+            self.critic_opt.step()
+            if self.clip_value is not None:
+                with torch.no_grad():
+                    for p in self.critic_params:
+                        p.clamp_(-self.clip_value, self.clip_value)
+        gap = (real_scores.mean(1) - fake_scores.mean(1)).detach()
+        self.critic_clock.stop()
+        return total.detach(), gap, penalty.detach()
+
+    def generator_step(self) -> torch.Tensor:
+        """One generator step of every seed (the critics need no gradient); the losses."""
+        self.generator_clock.start()
+        for p in self.trainable_critic:
+            p.requires_grad_(False)
+        try:
+            z = self.draw_noise(self.batch_size)
+            scores = self.critic(self.generator(z)).reshape(self.K, self.batch_size)
+            generator_loss = self.generator_loss_fn(scores)
+            self.generator_opt.zero_grad(set_to_none=True)
+            generator_loss.sum().backward()
+            self.generator_opt.step()
+        finally:
+            for p in self.trainable_critic:
+                p.requires_grad_(True)
+        self.generator_clock.stop()
+        return generator_loss.detach()
+
+    def flush(self, record: torch.Tensor, start: int, upto: int, active: list[int]) -> int:
+        """Append the buffered rows ``start:upto`` to the active seeds' histories, and the
+        clocks' times (split evenly over the K seeds); return ``upto``."""
+        rows = record[start:upto].tolist()
+        critic_seconds = self.critic_clock.collect()
+        generator_seconds = self.generator_clock.collect()
         for k in active:
-            history = histories[k]
+            history = self.histories[k]
             columns = (
                 history.critic_loss,
                 history.critic_gap,
@@ -403,115 +510,60 @@ def train_gan_ensemble(
             for row in rows:
                 for column, value in zip(columns, row[k], strict=True):
                     column.append(value)
-            history.critic_seconds += critic_seconds / K
-            history.generator_seconds += generator_seconds / K
-        flushed = upto
+            history.critic_seconds += critic_seconds / self.K
+            history.generator_seconds += generator_seconds / self.K
+        return upto
 
-    bar = progress_bar(range(steps), desc=desc, disable=None if progress is None else not progress)
-    for step in bar:
-        critic_clock.start()
-        for _ in range(n_critic):
-            real = torch.stack([source.next(batch_size) for source in sources])
-            z = draw_noise(batch_size)
-            with torch.no_grad():
-                fake = stacked_generator(z)
-            if step == 0 and fake.shape[2:] != real.shape[2:]:
-                raise ValueError(
-                    f"the generators make samples of shape {tuple(fake.shape[2:])}, the data "
-                    f"has samples of shape {tuple(real.shape[2:])}"
-                )
-            scores = stacked_critic(torch.cat([real, fake], dim=1))
-            if step == 0 and tuple(scores.shape) not in (
-                (K, 2 * batch_size),
-                (K, 2 * batch_size, 1),
-            ):
-                raise ValueError(
-                    "the critics must return one score per sample, got shape "
-                    f"{tuple(scores.shape[1:])} for {2 * batch_size} samples"
-                )
-            scores = scores.reshape(K, 2 * batch_size)
-            real_scores, fake_scores = scores[:, :batch_size], scores[:, batch_size:]
-            critic_loss = critic_loss_fn(real_scores, fake_scores)
-            if gp_weight:
-                penalty = penalty_of(real, fake)
-                total = critic_loss + gp_weight * penalty
-            else:
-                penalty, total = no_penalty, critic_loss
-            critic_opt.zero_grad(set_to_none=True)
-            total.sum().backward()  # the sum's gradient in seed k's weights is seed k's own
-            critic_opt.step()
-            if clip_value is not None:
-                with torch.no_grad():
-                    for p in critic_params:
-                        p.clamp_(-clip_value, clip_value)
-        gap = (real_scores.mean(1) - fake_scores.mean(1)).detach()
-        critic_clock.stop()
-        generator_clock.start()
-
-        for p in trainable_critic:
-            p.requires_grad_(False)
-        try:
-            z = draw_noise(batch_size)
-            fake_scores = stacked_critic(stacked_generator(z)).reshape(K, batch_size)
-            generator_loss = generator_loss_fn(fake_scores)
-            generator_opt.zero_grad(set_to_none=True)
-            generator_loss.sum().backward()
-            generator_opt.step()
-        finally:
-            for p in trainable_critic:
-                p.requires_grad_(True)
-        generator_clock.stop()
-
-        record[step] = torch.stack(
-            [total.detach(), gap, penalty.detach(), generator_loss.detach()], dim=1
-        )
-        done = step + 1
+    def evaluate(self, evaluations: list[Evaluate], active: Sequence[int], step: int) -> None:
         for k in active:
-            histories[k].generator_steps = done
-            histories[k].critic_steps += n_critic
-        due_eval = evaluations is not None and (
-            done == steps or (eval_every is not None and done % eval_every == 0)
-        )
-        if due_eval or done == steps or done % _SYNC_EVERY == 0:
-            flush(done)
-            if stop_on_divergence:
-                for k in list(active):
-                    last = (histories[k].critic_loss[-1], histories[k].generator_loss[-1])
-                    if not all(math.isfinite(v) for v in last):
-                        histories[k].diverged = True
-                        active.remove(k)
-                        frozen[k] = _snapshot(generator_list[k], critic_list[k])
-                if not active:
-                    break
-            if due_eval and evaluations is not None:  # due_eval implies the second
-                for k in active:
-                    _evaluate(
-                        evaluations[k],
-                        generator_list[k],
-                        critic_list[k],
-                        histories[k],
-                        done,
-                        device,
-                    )
-    for k, tensors in frozen.items():  # a diverged seed ends where train_gan stopped it
-        _restore(generator_list[k], critic_list[k], tensors)
-    return GANEnsemble(seeds, generator_list, critic_list, histories)
+            evaluation = evaluations[k]
+            generator, critic = self.generator_list[k], self.critic_list[k]
+            record_evaluation(evaluation, generator, critic, self.histories[k], step, self.device)
 
-
-def _evaluate(
-    fn: Evaluate,
-    generator: nn.Module,
-    critic: nn.Module,
-    history: GANHistory,
-    step: int,
-    device: torch.device,
-) -> None:
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        values = fn(generator, critic)
-    history.eval_steps.append(step)
-    for name, value in values.items():
-        history.metrics.setdefault(name, []).append(float(value))
+    def train(
+        self,
+        steps: int,
+        n_critic: int,
+        evaluations: list[Evaluate] | None,
+        *,
+        eval_every: int | None,
+        stop_on_divergence: bool,
+        bar: Any,
+    ) -> None:
+        K, histories = self.K, self.histories
+        if evaluations is not None:
+            self.evaluate(evaluations, range(K), 0)
+        # columns: critic loss, critic gap, penalty, generator loss
+        record = torch.full((steps, K, 4), math.nan, device=self.device, dtype=torch.float64)
+        active = list(range(K))  # seeds that have not diverged
+        frozen: dict[int, list[torch.Tensor]] = {}  # a diverged seed's tensors when it stopped
+        flushed = 0
+        for step in bar:
+            total, gap, penalty = self.critic_steps(n_critic, step == 0)
+            generator_loss = self.generator_step()
+            record[step] = torch.stack([total, gap, penalty, generator_loss], dim=1)
+            done = step + 1
+            for k in active:
+                histories[k].generator_steps = done
+                histories[k].critic_steps += n_critic
+            due_eval = evaluations is not None and (
+                done == steps or (eval_every is not None and done % eval_every == 0)
+            )
+            if due_eval or done == steps or done % SYNC_EVERY == 0:
+                flushed = self.flush(record, flushed, done, active)
+                if stop_on_divergence:
+                    for k in list(active):
+                        last = (histories[k].critic_loss[-1], histories[k].generator_loss[-1])
+                        if not all(math.isfinite(v) for v in last):
+                            histories[k].diverged = True
+                            active.remove(k)
+                            frozen[k] = _snapshot(self.generator_list[k], self.critic_list[k])
+                    if not active:
+                        break
+                if due_eval and evaluations is not None:  # due_eval implies the second
+                    self.evaluate(evaluations, active, done)
+        for k, tensors in frozen.items():  # a diverged seed ends where train_gan stopped it
+            _restore(self.generator_list[k], self.critic_list[k], tensors)
 
 
 def _snapshot(generator: nn.Module, critic: nn.Module) -> list[torch.Tensor]:

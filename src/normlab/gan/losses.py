@@ -45,6 +45,7 @@ __all__ = [
     "GANLoss",
     "LOSSES",
     "get_loss",
+    "real_target",
 ]
 
 
@@ -54,7 +55,10 @@ def _scores(x: object, name: str) -> torch.Tensor:
     return x
 
 
-def _real_target(real_scores: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+def real_target(real_scores: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+    """The target of the real samples, ``1 - label_smoothing``, shaped like ``real_scores``
+    (one-sided smoothing, :func:`normlab.label_smoothing.one_sided_smooth_labels`);
+    ``label_smoothing`` already checked by the caller."""
     # The smoothed value is computed once on a CPU scalar with the library's one-sided
     # rule (so the rule lives in one place) and then broadcast: checking a full target
     # tensor on the GPU would synchronize the device at every step.
@@ -90,7 +94,7 @@ def minimax_discriminator_loss(
     _scores(fake_scores, "fake_scores")
     label_smoothing = check_one_sided_smoothing(label_smoothing, "label_smoothing")
     if label_smoothing:
-        target = _real_target(real_scores, label_smoothing)
+        target = real_target(real_scores, label_smoothing)
         real_term = F.binary_cross_entropy_with_logits(real_scores, target)
     else:
         real_term = F.softplus(-real_scores).mean()

@@ -28,7 +28,10 @@ from normlab._validation import (
     check_positive_float,
     check_positive_int,
 )
+from normlab.data import load_digits
 from normlab.gan.data import GaussianMixture
+from normlab.scaffolding.device import get_device
+from normlab.training import evaluate_classifier, fit_classifier
 
 __all__ = [
     "ModeStatistics",
@@ -218,7 +221,7 @@ def wasserstein1(x: torch.Tensor, y: torch.Tensor) -> float:
         )
     # scipy is imported only when needed (normlab's "data" extra)
     optimize = import_optional(
-        "scipy.optimize", package="scipy", extra="data", needed_by="normlab.wasserstein1"
+        "scipy.optimize", package="scipy", extra="data", needed_by="normlab.gan.wasserstein1"
     )
     cost = torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist").numpy()
     rows, cols = optimize.linear_sum_assignment(cost)
@@ -316,16 +319,12 @@ def train_digits_classifier(
         epochs: passes over the training split.
         seed: seed of the initialization, the data split and the shuffling.
         feature_dim: size of the feature layer.
-        device: where to train; default :func:`normlab.device.get_device`.
+        device: where to train; default :func:`normlab.scaffolding.device.get_device`.
 
     Returns:
         ``(classifier, test_accuracy)``: the classifier in eval mode on ``device``, and its
         accuracy on the held-out test split.
     """
-    from normlab.data import load_digits
-    from normlab.device import get_device
-    from normlab.training import evaluate_classifier, fit_classifier
-
     epochs = check_positive_int(epochs, "epochs")
     seed = check_int(seed, "seed")
     device = get_device(device)

@@ -18,7 +18,7 @@ from functools import partial
 from torch import nn
 
 from normlab._validation import check_callable, check_positive_int
-from normlab.models import NormFactory
+from normlab.models import NormFactory, hidden_layers
 
 __all__ = ["MLPGenerator", "MLPCritic", "ConvGenerator", "ConvCritic"]
 
@@ -52,15 +52,7 @@ def _hidden_stack(
     if norm_layer is not None:
         _check_factory(norm_layer, "norm_layer", "width -> module")
     _check_factory(activation, "activation", "() -> module")
-    layers: list[nn.Module] = []
-    previous = in_features
-    for width in widths:
-        layers.append(nn.Linear(previous, width))
-        if norm_layer is not None:
-            layers.append(norm_layer(width))
-        layers.append(activation())
-        previous = width
-    return layers, previous
+    return hidden_layers(in_features, widths, norm_layer, activation)
 
 
 class MLPGenerator(nn.Sequential):

@@ -17,17 +17,13 @@ from torch import nn
 
 from normlab._validation import (
     check_batch,
+    check_critic_scores,
+    check_module,
     check_positive_float,
     check_same_device,
 )
 
 __all__ = ["critic_gradient_norm", "interpolate", "gradient_penalty", "clip_weights"]
-
-
-def _check_module(module: object, name: str) -> nn.Module:
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
-    return module
 
 
 def _check_samples(x: object, name: str) -> torch.Tensor:
@@ -57,12 +53,12 @@ def critic_gradient_norm(
         ValueError: ``x`` is not a batch, or the critic does not return one score per
             sample.
     """
-    _check_module(critic, "critic")
+    check_module(critic, "critic")
     _check_samples(x, "x")
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         scores = critic(x)
-        _check_critic_scores(scores, len(x))
+        check_critic_scores(scores, len(x))
         if not scores.requires_grad:  # a critic that ignores its input (and has no weights)
             return torch.zeros(len(x), dtype=x.dtype, device=x.device)
         # A critic that ignores x leaves x out of the graph: its gradient is 0, not an error.
@@ -70,22 +66,6 @@ def critic_gradient_norm(
             scores.sum(), x, create_graph=create_graph, allow_unused=True, materialize_grads=True
         )
     return torch.linalg.vector_norm(grad.flatten(1), dim=1)
-
-
-def _check_critic_scores(scores: object, batch: int, name: str = "critic") -> torch.Tensor:
-    """Raise unless ``scores`` is one score per sample, shape ``(batch,)`` or ``(batch, 1)``.
-
-    A critic with two outputs per sample would otherwise be trained (and penalized) on the
-    sum of its outputs, silently.
-    """
-    if not isinstance(scores, torch.Tensor):
-        raise TypeError(f"{name} must return a tensor of scores, got {type(scores).__name__}")
-    if tuple(scores.shape) not in ((batch,), (batch, 1)):
-        raise ValueError(
-            f"{name} must return one score per sample, shape ({batch},) or ({batch}, 1), "
-            f"got {tuple(scores.shape)}"
-        )
-    return scores
 
 
 def interpolate(
@@ -155,7 +135,7 @@ def gradient_penalty(
     A critic that ignores its input has gradient 0 everywhere: its penalty is
     ``(0 - 1)² = 1``.
     """
-    _check_module(critic, "critic")
+    check_module(critic, "critic")
     points = interpolate(real, fake, generator=generator)
     norms = critic_gradient_norm(critic, points, create_graph=True)
     return ((norms - 1.0) ** 2).mean()
@@ -176,7 +156,7 @@ def clip_weights(module: nn.Module, c: float) -> None:
         TypeError: ``module`` is not an ``nn.Module``.
         ValueError: ``c <= 0``.
     """
-    _check_module(module, "module")
+    check_module(module, "module")
     c = check_positive_float(c, "c")
     for parameter in module.parameters():
         parameter.clamp_(-c, c)

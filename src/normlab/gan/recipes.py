@@ -30,7 +30,12 @@ from typing import Any, NamedTuple, TypedDict, cast
 import torch
 from torch import nn
 
-from normlab._validation import check_nonnegative_float, check_positive_float, check_positive_int
+from normlab._validation import (
+    check_module,
+    check_nonnegative_float,
+    check_positive_float,
+    check_positive_int,
+)
 from normlab.gan.losses import LOSSES
 
 __all__ = ["Recipe", "RECIPES", "OptimizerSetting", "MIYATO_SETTINGS"]
@@ -120,8 +125,7 @@ class Recipe:
 
     def prepare_critic(self, critic: nn.Module) -> nn.Module:
         """The critic ready for this recipe: spectrally normalized (in place) if it asks."""
-        if not isinstance(critic, nn.Module):
-            raise TypeError(f"critic must be a torch.nn.Module, got {type(critic).__name__}")
+        check_module(critic, "critic")
         if self.spectral_norm:
             from normlab.spectral_normalization import spectrally_normalize
 

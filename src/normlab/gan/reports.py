@@ -13,7 +13,7 @@ and the digits report, with the table rows the chapters print over seeds.
   features of the training digits; :meth:`DigitsReference.report` measures generated
   digits against them.
 - **Tables.** :func:`comparison_table` prints the chapters' closing table of means ±
-  standard deviations over seeds, from :func:`normlab.book.summarize_seeds`.
+  standard deviations over seeds, from :func:`normlab.scaffolding.display.summarize_seeds`.
 
 The default seeds (``sample_seed=3``, ``reference_seed=12345``) are those Chapters 8 and 9
 used before this module existed; a chapter passes ``chapter.seed(k)`` so that
@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from normlab._validation import check_int, check_positive_int
+from normlab._validation import check_int, check_module, check_positive_int
+from normlab.data import load_digits
 from normlab.gan.data import GaussianMixture
 from normlab.gan.metrics import (
     DigitsClassifier,
@@ -42,6 +43,7 @@ from normlab.gan.metrics import (
     wasserstein1,
 )
 from normlab.gan.training import GANHistory, generate
+from normlab.scaffolding.device import get_device
 
 __all__ = [
     "RingReport",
@@ -62,9 +64,7 @@ def _check_mixture(mixture: object) -> GaussianMixture:
 
 
 def _check_generator(generator: object) -> nn.Module:
-    if not isinstance(generator, nn.Module):
-        raise TypeError(f"generator must be a torch.nn.Module, got {type(generator).__name__}")
-    return generator
+    return check_module(generator, "generator")
 
 
 def _device_of(module: nn.Module) -> torch.device:
@@ -284,14 +284,11 @@ def digits_reference(
         seed: seed of the split and of the classifier.
         flatten: digits as ``(N, 64)`` (for MLPs) instead of ``(N, 1, 8, 8)``.
         device: where the classifier and the digits live; default
-            :func:`normlab.device.get_device`.
+            :func:`normlab.scaffolding.device.get_device`.
 
     Returns:
         A :class:`DigitsReference`.
     """
-    from normlab.data import load_digits
-    from normlab.device import get_device
-
     seed = check_int(seed, "seed")
     if not isinstance(flatten, bool):
         raise TypeError(f"flatten must be a bool, got {type(flatten).__name__}")
@@ -324,7 +321,8 @@ def comparison_table(
 
     Args:
         sections: ``{data name: (summary, mode column)}``, each ``summary`` as returned by
-            :func:`normlab.book.summarize_seeds` (``{method: {column: (mean, sd)}}``) and
+            :func:`~normlab.scaffolding.display.summarize_seeds`
+            (``{method: {column: (mean, sd)}}``) and
             the name of its mode-count column (``"modes"`` for the ring, ``"classes"`` for
             the digits), printed first as "modes/classes".
         columns: the further columns, in every summary.

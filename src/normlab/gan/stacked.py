@@ -32,7 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from normlab.spectral_normalization import _parametrizations, _spectral_norm_of
+from normlab._validation import check_module
+from normlab.spectral_normalization import parametrizations_of, spectral_norm_of
 
 __all__ = ["StackedMLP", "ELEMENTWISE_LAYERS"]
 
@@ -78,7 +79,7 @@ class _StackedLinear:
     for a spectrally normalized layer the vectors ``u (K, out)`` and ``v (K, in)``."""
 
     def __init__(self, layers: Sequence[nn.Linear], index: int) -> None:
-        found = [_spectral_norm_of(layer, "weight") for layer in layers]
+        found = [spectral_norm_of(layer, "weight") for layer in layers]
         if any((s is None) != (found[0] is None) for s in found):
             raise ValueError(
                 f"layer {index} is spectrally normalized in some seeds' modules and not in "
@@ -88,7 +89,7 @@ class _StackedLinear:
         self.spectral = None if spectral is None else spectral[0]
         raw: list[torch.Tensor]
         if spectral is not None:
-            raw = [_parametrizations(layer, "weight").original for layer in layers]
+            raw = [parametrizations_of(layer, "weight").original for layer in layers]
         else:
             if any(parametrize.is_parametrized(layer) for layer in layers):
                 raise ValueError(
@@ -124,7 +125,7 @@ class _StackedLinear:
                     f"layer {index}: only spectral normalization along dim 0 with power "
                     f"iteration buffers _u, _v can be stacked, got {s!r}"
                 )
-            if len(_parametrizations(layer, "weight")) != 1:
+            if len(parametrizations_of(layer, "weight")) != 1:
                 raise ValueError(
                     f"layer {index} carries other parametrizations besides spectral "
                     "normalization, which StackedMLP cannot stack"
@@ -149,9 +150,9 @@ class _StackedLinear:
             if self.spectral is None:
                 layer.weight.data = self.weight.detach()[k]
             else:
-                _parametrizations(layer, "weight").original.data = self.weight.detach()[k]
+                parametrizations_of(layer, "weight").original.data = self.weight.detach()[k]
                 # the one __init__ checked; u and v exist with it
-                spectral = cast(_PowerIterationNorm, _spectral_norm_of(layer, "weight"))
+                spectral = cast(_PowerIterationNorm, spectral_norm_of(layer, "weight"))
                 u, v = cast(torch.Tensor, self.u), cast(torch.Tensor, self.v)
                 # buffers, assigned (not .data): the in-place power iteration of the seed's
                 # own module (in an evaluation callback, as in train_gan) then updates the
@@ -232,10 +233,7 @@ class StackedMLP:
                 f"modules must be a non-empty list or tuple of nn.Module, got {modules!r}"
             )
         for k, module in enumerate(modules):
-            if not isinstance(module, nn.Module):
-                raise TypeError(
-                    f"modules[{k}] must be a torch.nn.Module, got {type(module).__name__}"
-                )
+            check_module(module, f"modules[{k}]")
         per_seed = [_flat_layers(m) for m in modules]
         reference = per_seed[0]
         for k, layers in enumerate(per_seed[1:], start=1):

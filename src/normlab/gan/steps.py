@@ -23,20 +23,20 @@ import torch
 from torch import nn
 
 from normlab._validation import (
+    check_critic_scores,
+    check_module,
     check_nonnegative_float,
     check_one_sided_smoothing,
     check_positive_float,
 )
 from normlab.gan.losses import GANLoss, get_loss
-from normlab.gan.penalties import _check_critic_scores, clip_weights, gradient_penalty
+from normlab.gan.penalties import clip_weights, gradient_penalty
 
 __all__ = ["CriticStep", "critic_step"]
 
 
 class CriticStep(NamedTuple):
-    """What one :func:`critic_step` measured, as detached 0-dim tensors on the device.
-
-    """
+    """What one :func:`critic_step` measured, as detached 0-dim tensors on the device."""
 
     #: The loss that was minimized, penalty included (``λ · penalty``).
     loss: torch.Tensor
@@ -126,8 +126,7 @@ def critic_step(
             return one score per sample; label smoothing with a loss that has no labels;
             ``gp_weight < 0`` or ``clip_value <= 0``.
     """
-    if not isinstance(critic, nn.Module):
-        raise TypeError(f"critic must be a torch.nn.Module, got {type(critic).__name__}")
+    check_module(critic, "critic")
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(
             f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
@@ -160,7 +159,7 @@ def critic_step(
         real_scores, fake_scores = scores[: len(real)], scores[len(real) :]
     else:
         real_scores, fake_scores = critic(real), critic(fake)
-    _check_critic_scores(fake_scores, len(fake))  # (N, 2) would train on the sum
+    check_critic_scores(fake_scores, len(fake))  # (N, 2) would train on the sum
     critic_loss = loss_fn(real_scores, fake_scores)
     if gp_weight:
         value = penalty(critic, real, fake, generator=generator)

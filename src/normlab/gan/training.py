@@ -1,92 +1,64 @@
 """One training loop for every GAN variant of the book: the GAN losses, WGAN with weight
 clipping, WGAN-GP, hinge losses, any number of critic steps per generator step.
 
-Design choices, each for a reason:
+:func:`train_gan` checks its arguments (:class:`~normlab.gan.config.GANConfig`), builds the
+data source (:mod:`normlab.gan.sources`) and the optimizers, resumes from a checkpoint if
+asked (:mod:`normlab.gan.checkpoint`), and runs the step loop below. Design choices, each
+for a reason:
 
 - **Speed.** The chapters train several methods × several seeds inside a notebook budget, so
   the loop avoids per-step host–device synchronization: losses are written into a tensor
   buffer and copied out only every few steps; metrics run every ``eval_every`` steps.
-  In-memory data (a tensor, a ``TensorDataset``, a mixture) is batched by indexing, without
-  a ``DataLoader``. Real and generated samples go through the critic in one call when it has
-  no batch normalization.
+  In-memory data is batched by indexing, without a ``DataLoader``. Real and generated
+  samples go through the critic in one call when it has no batch normalization.
 - **Reproducibility.** Noise and data are drawn from the loop's own seeded generators;
   metric callbacks run inside ``torch.random.fork_rng``, so evaluating more or less
   often never changes the training trajectory.
-- **Exact resume.** A checkpoint holds the models, the optimizers, the counters, the history
-  and every random state that training reads (the loop's generators, PyTorch's global CPU and
-  CUDA generators, Python's and NumPy's). On CPU an interrupted and resumed run ends with
-  parameters bit-identical to an uninterrupted one.
+- **Exact resume.** A checkpoint holds every state that training reads; on CPU an
+  interrupted and resumed run ends with parameters bit-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import math
 import os
-import random
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from normlab._validation import (
-    check_int,
-    check_nonnegative_float,
-    check_one_sided_smoothing,
-    check_positive_float,
-    check_positive_int,
+from normlab._validation import check_positive_int
+from normlab.gan.checkpoint import Checkpointer
+from normlab.gan.config import (
+    Evaluate,
+    GANConfig,
+    OptimizerFactory,
+    floating_dtype,
+    has_batch_norm,
+    latent_size,
+    make_optimizer,
 )
-from normlab.device import get_device
-from normlab.gan.data import GaussianMixture
-from normlab.gan.losses import get_loss
-from normlab.gan.steps import critic_step
-from normlab.progress import progress_bar
-from normlab.sync_batchnorm import _is_batch_norm
+from normlab.gan.sources import DataSource, make_source
+from normlab.gan.steps import CriticStep, critic_step
+from normlab.scaffolding.device import get_device
+from normlab.scaffolding.progress import hidden, progress_bar
+from normlab.scaffolding.timing import Stopwatch
 
 __all__ = [
     "GANHistory",
     "train_gan",
     "generate",
     "has_batch_norm",
-    "OptimizerFactory",
-    "Evaluate",
+    "record_evaluation",
+    "SYNC_EVERY",
 ]
 
-#: A callable ``parameters -> optimizer``, e.g. ``lambda p: torch.optim.Adam(p, lr=1e-4)``.
-OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
-#: A metric callback ``(generator, critic) -> {name: value}``.
-Evaluate = Callable[[nn.Module, nn.Module], Mapping[str, float]]
-
-# Format 2 puts a header line "normlab.gan checkpoint 2 sha256=<digest>" before the
-# torch.save bytes, so that a truncated, overwritten or bit-flipped file is refused before
-# anything is unpickled.
-_CHECKPOINT_FORMAT = 2
-_CHECKPOINT_MAGIC = b"normlab.gan checkpoint"
-_CHECKPOINT_ENTRIES = (
-    "format",
-    "config",
-    "optimizers",
-    "data",
-    "generator",
-    "critic",
-    "generator_optimizer",
-    "critic_optimizer",
-    "source",
-    "noise",
-    "rng",
-    "history",
-)
-# How often (in generator steps) the loop reads its loss buffer back to check for NaN when
-# nothing else forces a synchronization.
-_SYNC_EVERY = 50
+#: How often (in generator steps) the loop reads its loss buffer back to check for NaN when
+#: nothing else forces a synchronization (:func:`~normlab.gan.ensemble.train_gan_ensemble`
+#: keeps the same schedule, so that a diverging seed stops at the same step).
+SYNC_EVERY = 50
 
 
 @dataclass
@@ -161,206 +133,6 @@ class GANHistory:
         return cls(**state)
 
 
-# ---------------------------------------------------------------------------------------
-# Data sources: one interface, next(batch_size) -> batch on the device, with a state that a
-# checkpoint can store.
-
-
-class _MixtureSource:
-    """Fresh samples from a distribution for every batch (infinite data)."""
-
-    def __init__(self, mixture: Any, device: torch.device, seed: int) -> None:
-        self.on_device = isinstance(mixture, GaussianMixture)
-        self.mixture = mixture.to(device) if self.on_device else mixture
-        self.device = device
-        self.generator = torch.Generator(device if self.on_device else "cpu").manual_seed(seed)
-
-    def next(self, batch_size: int) -> torch.Tensor:
-        batch = self.mixture.sample(batch_size, generator=self.generator)
-        return batch if self.on_device else batch.to(self.device)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
-
-
-class _TensorSource:
-    """Shuffled epochs over an in-memory tensor, cut by indexing; the last incomplete batch
-    of each epoch is dropped so that every batch has the same size."""
-
-    def __init__(self, data: torch.Tensor, device: torch.device, seed: int) -> None:
-        self.data = data.to(device)
-        self.generator = torch.Generator(device).manual_seed(seed)
-        self.order = torch.empty(0, dtype=torch.int64, device=device)
-        self.position = 0
-
-    def next(self, batch_size: int) -> torch.Tensor:
-        if self.position + batch_size > len(self.order):
-            self.order = torch.randperm(
-                len(self.data), generator=self.generator, device=self.data.device
-            )
-            self.position = 0
-        index = self.order[self.position : self.position + batch_size]
-        self.position += batch_size
-        return self.data[index]
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "generator": self.generator.get_state(),
-            "order": self.order.cpu(),
-            "position": self.position,
-        }
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.generator.set_state(state["generator"])
-        self.order = state["order"].to(self.data.device)
-        self.position = int(state["position"])
-
-
-class _LoaderSource:
-    """Batches from a ``DataLoader``, epoch after epoch.
-
-    To resume in the middle of an epoch, the random states at the epoch's start are kept
-    (the global CPU generator, from which a shuffling loader draws its seed, and the
-    loader's own ``generator`` if it has one); resuming replays the epoch's first batches.
-    """
-
-    def __init__(self, loader: DataLoader[Any], device: torch.device) -> None:
-        self.loader = loader
-        self.device = device
-        self.iterator: Any = None
-        self.epoch_start: dict[str, Any] | None = None
-        self.consumed = 0
-
-    def _snapshot(self) -> dict[str, Any]:
-        state = {"torch": torch.get_rng_state()}
-        if self.loader.generator is not None:
-            state["loader"] = self.loader.generator.get_state()
-        return state
-
-    def _new_epoch(self) -> None:
-        self.epoch_start = self._snapshot()
-        self.iterator = iter(self.loader)
-        self.consumed = 0
-
-    def next(self, batch_size: int) -> torch.Tensor:  # batch_size is the loader's own
-        if self.iterator is None:
-            self._new_epoch()
-        try:
-            batch = next(self.iterator)
-        except StopIteration:
-            self._new_epoch()
-            try:
-                batch = next(self.iterator)
-            except StopIteration:
-                raise ValueError("the DataLoader yields no batches") from None
-        self.consumed += 1
-        if isinstance(batch, (list, tuple)):
-            batch = batch[0]  # (images, labels): a GAN needs only the images
-        return batch.to(self.device, non_blocking=True)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "epoch_start": self.epoch_start,
-            "consumed": self.consumed,
-            "now": self._snapshot(),
-        }
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.epoch_start, self.consumed = state["epoch_start"], int(state["consumed"])
-        self.iterator = None
-        if self.epoch_start is not None:
-            torch.set_rng_state(self.epoch_start["torch"])
-            if "loader" in self.epoch_start:
-                self.loader.generator.set_state(self.epoch_start["loader"])
-            self.iterator = iter(self.loader)
-            for _ in range(self.consumed):
-                next(self.iterator)
-        # back to the states at the checkpoint (train_gan restores the global ones again)
-        torch.set_rng_state(state["now"]["torch"])
-        if "loader" in state["now"]:
-            self.loader.generator.set_state(state["now"]["loader"])
-
-
-def _make_source(
-    data: object, batch_size: int, device: torch.device, seed: int
-) -> _LoaderSource | _MixtureSource | _TensorSource:
-    if isinstance(data, DataLoader):
-        return _LoaderSource(data, device)
-    if isinstance(data, torch.Tensor):
-        tensor = data
-    elif isinstance(data, TensorDataset):
-        tensor = data.tensors[0]
-    elif isinstance(data, (tuple, list)) and data and isinstance(data[0], torch.Tensor):
-        tensor = data[0]  # e.g. a normlab Split (x, y): the inputs
-    elif hasattr(data, "sample") and callable(data.sample):
-        return _MixtureSource(data, device, seed)
-    elif isinstance(data, Dataset):
-        loader = DataLoader(
-            data,
-            batch_size=batch_size,
-            shuffle=True,
-            drop_last=True,
-            generator=torch.Generator().manual_seed(seed),
-        )
-        return _LoaderSource(loader, device)
-    else:
-        raise TypeError(
-            "data must be a GaussianMixture (or any object with a sample(n, generator=...) "
-            "method), a tensor of samples, a TensorDataset, an (x, y) pair, a Dataset or a "
-            f"DataLoader, got {type(data).__name__}"
-        )
-    if not tensor.is_floating_point():
-        raise TypeError(f"data must hold floating-point samples, got dtype {tensor.dtype}")
-    if tensor.ndim < 2:
-        raise ValueError(
-            "data must have shape (N, *features) with at least 2 dimensions, got shape "
-            f"{tuple(tensor.shape)}"
-        )
-    if len(tensor) < batch_size:
-        raise ValueError(f"data has {len(tensor)} samples, fewer than batch_size={batch_size}")
-    return _TensorSource(tensor, device, seed)
-
-
-# ---------------------------------------------------------------------------------------
-# Small helpers
-
-
-def has_batch_norm(module: nn.Module) -> bool:
-    """True if ``module`` contains a batch-normalization layer (torch's or normlab's).
-
-    Such a critic couples the samples of a batch, which breaks the per-sample gradient
-    penalty (Gulrajani et al., 2017) and changes its statistics when real and generated
-    samples share a forward pass.
-    """
-    # one detection for the library: SyncBatchNorm's conversion uses the same predicate
-    return any(_is_batch_norm(m) for m in module.modules())
-
-
-def _latent_dim(generator: nn.Module, latent_dim: int | None) -> int:
-    own = getattr(generator, "latent_dim", None)
-    if latent_dim is None:
-        if own is None:
-            raise ValueError(
-                "latent_dim is needed: the generator has no latent_dim attribute, so pass "
-                "latent_dim=<size of z>"
-            )
-        return check_positive_int(own, "generator.latent_dim")
-    latent_dim = check_positive_int(latent_dim, "latent_dim")
-    if own is not None and own != latent_dim:
-        raise ValueError(f"latent_dim={latent_dim} differs from generator.latent_dim={own}")
-    return latent_dim
-
-
-def _floating_dtype(module: nn.Module) -> torch.dtype:
-    for parameter in module.parameters():
-        if parameter.is_floating_point():
-            return parameter.dtype
-    return torch.get_default_dtype()
-
-
 @torch.no_grad()
 def generate(
     generator: nn.Module,
@@ -389,339 +161,16 @@ def generate(
     """
     n = check_positive_int(n, "n")
     batch_size = check_positive_int(batch_size, "batch_size")
-    latent_dim = _latent_dim(generator, latent_dim)
+    latent_dim = latent_size(generator, latent_dim)
     reference = next(iter(generator.parameters()), None)
     device = reference.device if reference is not None else torch.device("cpu")
-    dtype = _floating_dtype(generator)
+    dtype = floating_dtype(generator)
     chunks = []
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
         z = torch.randn(size, latent_dim, generator=rng, device=device, dtype=dtype)
         chunks.append(generator(z))
     return torch.cat(chunks)
-
-
-class _Stopwatch:
-    """Accumulated wall time of repeated phases; CUDA events on a GPU, so that timing does
-    not force a synchronization at every step."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.cuda = device.type == "cuda"
-        self.seconds = 0.0
-        self.events: list[tuple[Any, Any]] = []
-        self._start: Any = None
-
-    def start(self) -> None:
-        if self.cuda:
-            self._start = torch.cuda.Event(enable_timing=True)
-            self._start.record()
-        else:
-            self._start = time.perf_counter()
-
-    def stop(self) -> None:
-        if self.cuda:
-            end = torch.cuda.Event(enable_timing=True)
-            end.record()
-            self.events.append((self._start, end))
-        else:
-            self.seconds += time.perf_counter() - self._start
-
-    def collect(self) -> float:
-        """Seconds measured since the last call."""
-        if self.cuda and self.events:
-            self.events[-1][1].synchronize()
-            self.seconds += sum(a.elapsed_time(b) for a, b in self.events) / 1e3
-            self.events.clear()
-        seconds, self.seconds = self.seconds, 0.0
-        return seconds
-
-
-def _make_optimizer(
-    choice: torch.optim.Optimizer | OptimizerFactory | None, module: nn.Module, name: str
-) -> torch.optim.Optimizer:
-    if choice is None:
-        return torch.optim.Adam(module.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    if isinstance(choice, torch.optim.Optimizer):
-        _check_optimizes(choice, module, name)
-        return choice
-    if callable(choice):
-        optimizer = choice(module.parameters())
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"{name} factory must return a torch.optim.Optimizer")
-        _check_optimizes(optimizer, module, name)
-        return optimizer
-    raise TypeError(
-        f"{name} must be a torch.optim.Optimizer, a factory params -> optimizer, or None; "
-        f"got {type(choice).__name__}"
-    )
-
-
-def _check_optimizes(optimizer: torch.optim.Optimizer, module: nn.Module, name: str) -> None:
-    """An optimizer over another model's parameters (the critic's for the generator) would
-    leave this model untrained: every parameter it holds must be one of ``module``'s."""
-    own = {id(p) for p in module.parameters()}
-    held = [p for group in optimizer.param_groups for p in group["params"]]
-    foreign = sum(id(p) not in own for p in held)
-    model = name.removesuffix("_optimizer")
-    if foreign:
-        raise ValueError(
-            f"{name} holds {foreign} of {len(held)} tensors that are not parameters of the "
-            f"{model}: build it from {model}.parameters()"
-        )
-    if not held and own:
-        raise ValueError(f"{name} holds no parameters; build it from {model}.parameters()")
-
-
-# ---------------------------------------------------------------------------------------
-# Random states and checkpoints
-
-
-def _global_rng_states(device: torch.device) -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "python": random.getstate(),
-        "numpy": _numpy_state(),
-    }
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _numpy_state() -> dict[str, Any]:
-    # stored as tensors and ints, so that torch.load(weights_only=True) can read it back
-    # the global RandomState is an MT19937, whose legacy state is this tuple (numpy's stub
-    # also allows the dict that other bit generators give)
-    legacy = cast(
-        "tuple[str, np.ndarray[Any, np.dtype[np.uint32]], int, int, float]",
-        np.random.get_state(),  # noqa: NPY002
-    )
-    name, keys, position, has_gauss, cached = legacy
-    return {
-        "name": name,
-        "keys": torch.from_numpy(keys.astype(np.int64)),
-        "position": int(position),
-        "has_gauss": int(has_gauss),
-        "cached": float(cached),
-    }
-
-
-def _set_global_rng_states(state: Mapping[str, Any], device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(_as_tuple(state["python"]))
-    np_state = state["numpy"]
-    np.random.set_state(  # noqa: NPY002 - restoring the legacy global generator is the point
-        (
-            np_state["name"],
-            np_state["keys"].numpy().astype(np.uint32),
-            np_state["position"],
-            np_state["has_gauss"],
-            np_state["cached"],
-        )
-    )
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-
-
-def _as_tuple(value: Any) -> Any:
-    # random.setstate needs tuples all the way down; a saved state may come back as lists
-    if isinstance(value, (list, tuple)):
-        return tuple(_as_tuple(v) for v in value)
-    return value
-
-
-def _save_checkpoint(path: Path, payload: object) -> None:
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    body = buffer.getvalue()
-    digest = hashlib.sha256(body).hexdigest()
-    header = _CHECKPOINT_MAGIC + f" {_CHECKPOINT_FORMAT} sha256={digest}\n".encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as file:
-        file.write(header + body)
-    os.replace(temporary, path)  # atomic: an interruption never leaves half a checkpoint
-
-
-def _read_checkpoint(path: Path) -> dict[str, Any]:
-    """Read, verify and unpickle a checkpoint; every failure names the file."""
-    raw = path.read_bytes()
-    if not raw:
-        raise ValueError(
-            f"the checkpoint {path} is empty (0 bytes); delete it or pass resume=False"
-        )
-    header, newline, body = raw.partition(b"\n")
-    fields = header.removeprefix(_CHECKPOINT_MAGIC).split()
-    if not newline or not header.startswith(_CHECKPOINT_MAGIC) or len(fields) != 2:
-        raise ValueError(
-            f"{path} is not a normlab.gan checkpoint (its first line is not the checkpoint "
-            "header); delete it, pass resume=False or choose another checkpoint_path"
-        )
-    version, digest = fields[0].decode(errors="replace"), fields[1].decode(errors="replace")
-    if version != str(_CHECKPOINT_FORMAT):
-        raise ValueError(
-            f"the checkpoint {path} has format {version}; this version of normlab reads "
-            f"format {_CHECKPOINT_FORMAT}"
-        )
-    if digest != "sha256=" + hashlib.sha256(body).hexdigest():
-        raise ValueError(
-            f"the checkpoint {path} is corrupted: the SHA-256 of its {len(body)} bytes does "
-            "not match the one stored when it was written (truncated or modified)"
-        )
-    try:
-        # random states must be CPU tensors; models and optimizers move theirs to the device
-        checkpoint = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
-    except Exception as err:  # the checksum matched: a file written by other code
-        raise ValueError(f"the checkpoint {path} cannot be read: {err}") from err
-    if not isinstance(checkpoint, dict):
-        raise ValueError(
-            f"the checkpoint {path} holds a {type(checkpoint).__name__}, not the dict of a "
-            "normlab.gan checkpoint"
-        )
-    missing = [entry for entry in _CHECKPOINT_ENTRIES if entry not in checkpoint]
-    if missing:
-        raise ValueError(f"the checkpoint {path} lacks the entries {', '.join(missing)}")
-    for entry in ("config", "optimizers", "data", "rng", "history"):
-        if not isinstance(checkpoint[entry], dict):
-            raise ValueError(
-                f"the checkpoint {path} has a {type(checkpoint[entry]).__name__} as its "
-                f"{entry!r} entry, where a dict belongs"
-            )
-    return checkpoint
-
-
-@contextlib.contextmanager
-def _checkpoint_errors(path: Path) -> Iterator[None]:
-    """Turn a failure to restore a state into an error that names the checkpoint."""
-    try:
-        yield
-    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as error:
-        first = (str(error).strip().splitlines() or [repr(error)])[0]
-        raise ValueError(
-            f"the checkpoint {path} does not fit this run ({type(error).__name__}: {first})"
-        ) from error
-
-
-def _plain(value: Any) -> Any:
-    """A hyperparameter as a comparable plain value (a 0-d tensor lr becomes a float)."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return tuple(_plain(v) for v in value)
-    return value
-
-
-def _describe_optimizer(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Class and hyperparameters of each parameter group (what a resume must not change)."""
-    groups = [
-        {k: _plain(v) for k, v in group.items() if k != "params"}
-        for group in optimizer.state_dict()["param_groups"]
-    ]
-    kind = type(optimizer)
-    return {"class": f"{kind.__module__}.{kind.__qualname__}", "param_groups": groups}
-
-
-def _describe_data(source: Any) -> dict[str, Any]:
-    """What the data source is, enough to refuse resuming on other data."""
-    if isinstance(source, _TensorSource):
-        return {
-            "kind": "tensor",
-            "shape": list(source.data.shape),
-            "dtype": str(source.data.dtype),
-        }
-    if isinstance(source, _MixtureSource):
-        description: dict[str, Any] = {"kind": "mixture", "type": type(source.mixture).__name__}
-        if isinstance(source.mixture, GaussianMixture):
-            description["centres"] = source.mixture.centres.detach().cpu()
-            description["std"] = source.mixture.std
-        return description
-    dataset = source.loader.dataset
-    return {
-        "kind": "loader",
-        "dataset": type(dataset).__name__,
-        "length": len(dataset) if hasattr(dataset, "__len__") else -1,
-        "batch_size": source.loader.batch_size,
-    }
-
-
-def _data_summary(description: Mapping[str, Any]) -> str:
-    kind = description.get("kind")
-    if kind == "tensor":
-        return f"a tensor of shape {tuple(description['shape'])} ({description['dtype']})"
-    if kind == "mixture":
-        centres = description.get("centres")
-        modes = "" if centres is None else f" with {len(centres)} modes"
-        return f"a {description['type']}{modes}"
-    return (
-        f"a DataLoader over a {description.get('dataset')} of {description.get('length')} "
-        f"samples in batches of {description.get('batch_size')}"
-    )
-
-
-def _same_data(saved: Mapping[str, Any], now: Mapping[str, Any]) -> bool:
-    if set(saved) != set(now):
-        return False
-    for key, value in now.items():
-        other = saved[key]
-        if isinstance(value, torch.Tensor):
-            if not (isinstance(other, torch.Tensor) and other.shape == value.shape):
-                return False
-            if not torch.equal(other.to(value.dtype), value):
-                return False
-        elif other != value:
-            return False
-    return True
-
-
-def _check_checkpoint_matches(
-    path: Path,
-    checkpoint: Mapping[str, Any],
-    config: Mapping[str, Any],
-    optimizers: Mapping[str, Any],
-    data: Mapping[str, Any],
-) -> None:
-    """Refuse a checkpoint saved with another configuration, optimizer or data set.
-
-    A learning rate (or any other hyperparameter) that differs from the saved one is an
-    error too, not silently replaced by the checkpoint's: a resumed run continues the run
-    that was saved; to train on with other settings, start a new ``checkpoint_path``.
-    """
-    saved_config = checkpoint["config"]
-    different = {k: (saved_config.get(k), v) for k, v in config.items() if saved_config.get(k) != v}
-    if different:
-        detail = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in different.items())
-        raise ValueError(f"the checkpoint {path} was saved with another configuration ({detail})")
-    for name, now in optimizers.items():
-        saved = checkpoint["optimizers"].get(name)
-        saved = saved if isinstance(saved, dict) else {}
-        if saved.get("class") != now["class"]:
-            raise ValueError(
-                f"the checkpoint {path} was saved with {name} of class {saved.get('class')}, "
-                f"now {now['class']}"
-            )
-        saved_groups = saved.get("param_groups", [])
-        if len(saved_groups) != len(now["param_groups"]):
-            raise ValueError(
-                f"the checkpoint {path} was saved with {name} of {len(saved_groups)} parameter "
-                f"groups, now {len(now['param_groups'])}"
-            )
-        for i, (old, new) in enumerate(zip(saved_groups, now["param_groups"], strict=True)):
-            changed = [k for k in new if k in old and old[k] != new[k]]
-            if changed:
-                detail = ", ".join(f"{k}: saved {old[k]!r}, now {new[k]!r}" for k in changed)
-                raise ValueError(
-                    f"the checkpoint {path} was saved with other {name} hyperparameters "
-                    f"(param_groups[{i}] {detail}); resuming continues the saved run, so start "
-                    "a new checkpoint_path (or pass resume=False) to train with new ones"
-                )
-    if not _same_data(checkpoint["data"], data):
-        raise ValueError(
-            f"the checkpoint {path} was saved while training on "
-            f"{_data_summary(checkpoint['data'])}, but data is now {_data_summary(data)}"
-        )
-
-
-# ---------------------------------------------------------------------------------------
-# The loop
 
 
 def train_gan(
@@ -794,8 +243,8 @@ def train_gan(
         generator_optimizer: an optimizer over the generator's parameters, or a factory
             ``params -> optimizer``; default Adam(2e-4, betas=(0.5, 0.999)).
         critic_optimizer: the same for the critic.
-        device: where to train; default :func:`normlab.device.get_device`. The models are
-            moved there.
+        device: where to train; default :func:`~normlab.scaffolding.device.get_device`.
+            The models are moved there.
         seed: seed of the loop's noise and data generators (seed the models'
             initialization yourself, before building them).
         eval_every: call ``evaluate`` before training, every ``eval_every`` generator steps
@@ -831,198 +280,202 @@ def train_gan(
             (every checkpoint error names the file); invalid numbers.
         TypeError: unsupported ``data`` or optimizer arguments.
     """
-    # --- validate everything before touching the models
-    if not isinstance(generator, nn.Module) or not isinstance(critic, nn.Module):
-        raise TypeError(
-            "generator and critic must be torch.nn.Module instances, got "
-            f"{type(generator).__name__} and {type(critic).__name__}"
-        )
-    gan_loss = get_loss(loss)
-    steps = check_positive_int(steps, "steps")
-    n_critic = check_positive_int(n_critic, "n_critic")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    latent_dim = _latent_dim(generator, latent_dim)
-    gp_weight = check_nonnegative_float(gp_weight, "gp_weight")
-    if clip_value is not None:
-        clip_value = check_positive_float(clip_value, "clip_value")
-    label_smoothing = check_one_sided_smoothing(label_smoothing, "label_smoothing")
-    if label_smoothing and not gan_loss.supports_label_smoothing:
-        raise ValueError(
-            f"label_smoothing applies to the 'minimax' and 'non_saturating' losses (targets "
-            f"0/1), not to loss={loss!r}"
-        )
-    if gp_weight and has_batch_norm(critic):
-        raise ValueError(
-            "the gradient penalty is per sample, so the critic must not use batch "
-            "normalization (Gulrajani et al., 2017); use nn.LayerNorm/GroupNorm or none"
-        )
-    seed = check_int(seed, "seed")
-    if eval_every is not None:
-        eval_every = check_positive_int(eval_every, "eval_every")
-        if evaluate is None:
-            raise ValueError("eval_every is set but no evaluate function was given")
-    if evaluate is not None and not callable(evaluate):
-        raise TypeError(f"evaluate must be callable, got {type(evaluate).__name__}")
-    if checkpoint_every is not None:
-        checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
-        if checkpoint_path is None:
-            raise ValueError("checkpoint_every is set but checkpoint_path is not")
-    path = Path(checkpoint_path) if checkpoint_path is not None else None
-    if concatenate_batches is None:
-        concatenate_batches = not has_batch_norm(critic)
-
+    config = GANConfig.check(
+        generator,
+        critic,
+        loss=loss,
+        steps=steps,
+        n_critic=n_critic,
+        batch_size=batch_size,
+        latent_dim=latent_dim,
+        gp_weight=gp_weight,
+        clip_value=clip_value,
+        label_smoothing=label_smoothing,
+        seed=seed,
+        eval_every=eval_every,
+        evaluate=evaluate,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=checkpoint_every,
+        concatenate_batches=concatenate_batches,
+        stop_on_divergence=stop_on_divergence,
+    )
     device = get_device(device)
     generator.to(device)
     critic.to(device)
-    source = _make_source(data, batch_size, device, seed + 1)
-    generator_opt = _make_optimizer(generator_optimizer, generator, "generator_optimizer")
-    critic_opt = _make_optimizer(critic_optimizer, critic, "critic_optimizer")
-    noise = torch.Generator(device).manual_seed(seed)
-    dtype = _floating_dtype(generator)
-    config = {
-        "loss": loss,
-        "n_critic": n_critic,
-        "batch_size": batch_size,
-        "latent_dim": latent_dim,
-        "gp_weight": gp_weight,
-        "clip_value": clip_value,
-        "label_smoothing": label_smoothing,
-        "seed": seed,
-    }
-    history = GANHistory()
-
-    optimizers = {
-        "generator_optimizer": _describe_optimizer(generator_opt),
-        "critic_optimizer": _describe_optimizer(critic_opt),
-    }
-    data_description = _describe_data(source)
+    source = make_source(data, config.batch_size, device, config.seed + 1)
+    generator_opt = make_optimizer(generator_optimizer, generator, "generator_optimizer")
+    critic_opt = make_optimizer(critic_optimizer, critic, "critic_optimizer")
+    run = _Run(config, generator, critic, generator_opt, critic_opt, source, device)
+    path = config.checkpoint_path
     if path is not None and resume and path.exists():
-        checkpoint = _read_checkpoint(path)
-        _check_checkpoint_matches(path, checkpoint, config, optimizers, data_description)
-        with _checkpoint_errors(path):
-            generator.load_state_dict(checkpoint["generator"])
-            critic.load_state_dict(checkpoint["critic"])
-            generator_opt.load_state_dict(checkpoint["generator_optimizer"])
-            critic_opt.load_state_dict(checkpoint["critic_optimizer"])
-            source.load_state_dict(checkpoint["source"])
-            noise.set_state(checkpoint["noise"])
-            _set_global_rng_states(checkpoint["rng"], device)
-            history = GANHistory.from_state_dict(checkpoint["history"])
+        run.restore()
+    return run.train(progress, desc)
 
-    def save() -> None:
-        _save_checkpoint(
-            cast(Path, path),  # called when due_checkpoint, which needs a path
-            {
-                "format": _CHECKPOINT_FORMAT,
-                "config": config,
-                "optimizers": optimizers,
-                "data": data_description,
-                "generator": generator.state_dict(),
-                "critic": critic.state_dict(),
-                "generator_optimizer": generator_opt.state_dict(),
-                "critic_optimizer": critic_opt.state_dict(),
-                "source": source.state_dict(),
-                "noise": noise.get_state(),
-                "rng": _global_rng_states(device),
-                "history": history.state_dict(),
-            },
+
+def record_evaluation(
+    evaluate: Evaluate,
+    generator: nn.Module,
+    critic: nn.Module,
+    history: GANHistory,
+    step: int,
+    device: torch.device,
+) -> None:
+    """Call ``evaluate(generator, critic)`` inside ``torch.random.fork_rng`` (so that
+    evaluating never changes the training's random streams) and append its values to
+    ``history`` at generator step ``step``."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        values = evaluate(generator, critic)
+    history.eval_steps.append(step)
+    for name, value in values.items():
+        history.metrics.setdefault(name, []).append(float(value))
+
+
+class _Run:
+    """The state of one :func:`train_gan` run and its steps: the models, their optimizers,
+    the data, the loop's noise generator, the history and the two clocks."""
+
+    def __init__(
+        self,
+        config: GANConfig,
+        generator: nn.Module,
+        critic: nn.Module,
+        generator_opt: torch.optim.Optimizer,
+        critic_opt: torch.optim.Optimizer,
+        source: DataSource,
+        device: torch.device,
+    ) -> None:
+        self.config, self.device, self.source = config, device, source
+        self.generator, self.critic = generator, critic
+        self.generator_opt, self.critic_opt = generator_opt, critic_opt
+        self.noise = torch.Generator(device).manual_seed(config.seed)
+        self.dtype = floating_dtype(generator)
+        self.history = GANHistory()
+        path = config.checkpoint_path
+        self.checkpointer = None
+        if path is not None:  # described now, before a resume loads any state
+            self.checkpointer = Checkpointer(
+                path,
+                config.saved(),
+                generator,
+                critic,
+                generator_opt,
+                critic_opt,
+                source,
+                self.noise,
+                device,
+            )
+        self.critic_clock, self.generator_clock = Stopwatch(device), Stopwatch(device)
+        self.critic_params: list[nn.Parameter] = []
+
+    def restore(self) -> None:
+        checkpointer = cast(Checkpointer, self.checkpointer)  # called with a checkpoint path
+        self.history = checkpointer.restore(GANHistory.from_state_dict)
+
+    def save(self) -> None:
+        checkpointer = cast(Checkpointer, self.checkpointer)  # due only with a checkpoint path
+        checkpointer.save(self.history.state_dict())
+
+    def evaluate(self, step: int) -> None:
+        # due only when evaluate was given (checked callable by GANConfig.check)
+        evaluate = cast(Evaluate, self.config.evaluate)
+        record_evaluation(evaluate, self.generator, self.critic, self.history, step, self.device)
+
+    def _noise(self, n: int) -> torch.Tensor:
+        latent_dim = self.config.latent_dim
+        return torch.randn(
+            n, latent_dim, generator=self.noise, device=self.device, dtype=self.dtype
         )
 
-    def run_evaluation(step: int) -> None:
-        devices = [device] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            # called when due_eval, which needs evaluate (checked callable above)
-            values = cast(Evaluate, evaluate)(generator, critic)
-        history.eval_steps.append(step)
-        for name, value in values.items():
-            history.metrics.setdefault(name, []).append(float(value))
-
-    start = history.generator_steps
-    generator.train()
-    critic.train()
-    if evaluate is not None and start == 0:
-        run_evaluation(0)
-    if start >= steps:
-        return history
-
-    critic_params = [p for p in critic.parameters() if p.requires_grad]
-    # columns: critic loss, critic gap, penalty, generator loss
-    record = torch.full((steps - start, 4), math.nan, device=device, dtype=torch.float64)
-    flushed = 0
-    critic_clock, generator_clock = _Stopwatch(device), _Stopwatch(device)
-
-    def flush(upto: int) -> None:
-        nonlocal flushed
-        rows = record[flushed:upto].tolist()
-        columns = (history.critic_loss, history.critic_gap, history.penalty, history.generator_loss)
-        for row in rows:
-            for column, value in zip(columns, row, strict=True):
-                column.append(value)
-        flushed = upto
-        history.critic_seconds += critic_clock.collect()
-        history.generator_seconds += generator_clock.collect()
-
-    bar = progress_bar(
-        range(start, steps), desc=desc, disable=None if progress is None else not progress
-    )
-    for step in bar:
-        # --- critic steps
-        critic_clock.start()
-        for _ in range(n_critic):
-            real = source.next(batch_size)
-            z = torch.randn(len(real), latent_dim, generator=noise, device=device, dtype=dtype)
+    def critic_steps(self) -> CriticStep:
+        """``n_critic`` critic steps; what the last one measured."""
+        config = self.config
+        self.critic_clock.start()
+        for _ in range(config.n_critic):
+            real = self.source.next(config.batch_size)
+            z = self._noise(len(real))
             with torch.no_grad():
-                fake = generator(z)
+                fake = self.generator(z)
             measured = critic_step(
-                critic,
-                critic_opt,
+                self.critic,
+                self.critic_opt,
                 real,
                 fake,
-                loss=gan_loss,
-                gp_weight=gp_weight,
-                clip_value=clip_value,
-                label_smoothing=label_smoothing,
-                generator=noise,
-                concatenate=concatenate_batches,
+                loss=config.gan_loss,
+                gp_weight=config.gp_weight,
+                clip_value=config.clip_value,
+                label_smoothing=config.label_smoothing,
+                generator=self.noise,
+                concatenate=config.concatenate_batches,
             )
-        critic_clock.stop()
+        self.critic_clock.stop()
+        return measured
 
-        # --- generator step (the critic's weights need no gradient here)
-        generator_clock.start()
-        for p in critic_params:
+    def generator_step(self) -> torch.Tensor:
+        """One generator step (the critic's weights need no gradient here); its loss."""
+        self.generator_clock.start()
+        for p in self.critic_params:
             p.requires_grad_(False)
         try:
-            z = torch.randn(batch_size, latent_dim, generator=noise, device=device, dtype=dtype)
-            generator_loss = gan_loss.generator(critic(generator(z)))
-            generator_opt.zero_grad(set_to_none=True)
+            z = self._noise(self.config.batch_size)
+            generator_loss = self.config.gan_loss.generator(self.critic(self.generator(z)))
+            self.generator_opt.zero_grad(set_to_none=True)
             generator_loss.backward()
-            generator_opt.step()
+            self.generator_opt.step()
         finally:
-            for p in critic_params:
+            for p in self.critic_params:
                 p.requires_grad_(True)
-        generator_clock.stop()
+        self.generator_clock.stop()
+        return generator_loss.detach()
 
-        record[step - start] = torch.stack(
-            [measured.loss, measured.gap, measured.penalty, generator_loss.detach()]
-        )
-        history.generator_steps = step + 1
-        history.critic_steps += n_critic
+    def flush(self, record: torch.Tensor, start: int, upto: int) -> int:
+        """Append the buffered losses of rows ``start:upto`` to the history, and the clocks'
+        times; return ``upto``."""
+        history = self.history
+        columns = (history.critic_loss, history.critic_gap, history.penalty, history.generator_loss)
+        for row in record[start:upto].tolist():
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+        history.critic_seconds += self.critic_clock.collect()
+        history.generator_seconds += self.generator_clock.collect()
+        return upto
 
-        done = step + 1
-        due_eval = evaluate is not None and eval_every is not None and done % eval_every == 0
-        due_eval = due_eval or (evaluate is not None and done == steps)
-        due_checkpoint = path is not None and (
-            done == steps or (checkpoint_every is not None and done % checkpoint_every == 0)
-        )
-        if due_eval or due_checkpoint or done == steps or done % _SYNC_EVERY == 0:
-            flush(done - start)
-            last = (history.critic_loss[-1], history.generator_loss[-1])
-            if stop_on_divergence and not all(math.isfinite(v) for v in last):
-                history.diverged = True
-                break
-            if due_eval:
-                run_evaluation(done)
-                bar.set_postfix({k: f"{v[-1]:.3g}" for k, v in list(history.metrics.items())[:3]})
-            if due_checkpoint:
-                save()
-    return history
+    def train(self, progress: bool | None, desc: str | None) -> GANHistory:
+        config, history = self.config, self.history
+        start = history.generator_steps
+        self.generator.train()
+        self.critic.train()
+        if config.evaluate is not None and start == 0:
+            self.evaluate(0)
+        if start >= config.steps:
+            return history
+        self.critic_params = [p for p in self.critic.parameters() if p.requires_grad]
+        # columns: critic loss, critic gap, penalty, generator loss
+        shape = (config.steps - start, 4)
+        record = torch.full(shape, math.nan, device=self.device, dtype=torch.float64)
+        flushed = 0
+        bar = progress_bar(range(start, config.steps), desc=desc, disable=hidden(progress))
+        for step in bar:
+            measured = self.critic_steps()
+            generator_loss = self.generator_step()
+            record[step - start] = torch.stack(
+                [measured.loss, measured.gap, measured.penalty, generator_loss]
+            )
+            history.generator_steps = step + 1
+            history.critic_steps += config.n_critic
+            done = step + 1
+            due_eval, due_checkpoint = config.due(done)
+            if due_eval or due_checkpoint or done == config.steps or done % SYNC_EVERY == 0:
+                flushed = self.flush(record, flushed, done - start)
+                last = (history.critic_loss[-1], history.generator_loss[-1])
+                if config.stop_on_divergence and not all(math.isfinite(v) for v in last):
+                    history.diverged = True
+                    break
+                if due_eval:
+                    self.evaluate(done)
+                    bar.set_postfix(
+                        {k: f"{v[-1]:.3g}" for k, v in list(history.metrics.items())[:3]}
+                    )
+                if due_checkpoint:
+                    self.save()
+        return history

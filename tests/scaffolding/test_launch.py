@@ -1,4 +1,4 @@
-"""normlab.distributed: launching process groups, counting collectives, the workers' checks."""
+"""normlab.scaffolding.launch and chapter 6's workers: process groups, collectives, checks."""
 
 from __future__ import annotations
 
@@ -12,13 +12,8 @@ import torch.distributed as dist
 from torch import nn
 
 import normlab
-from normlab.distributed import (
-    count_collectives,
-    find_free_port,
-    forward_on_each_rank,
-    launch,
-    shard_steps,
-)
+from normlab.examples.sync_workers import forward_on_each_rank, shard_steps
+from normlab.scaffolding.launch import count_collectives, find_free_port, launch
 
 
 def test_find_free_port_gives_a_bindable_port():
@@ -96,7 +91,7 @@ def test_launch_reports_the_rank_that_failed_first_not_its_peers_collateral_erro
 
 
 def test_root_cause_prefers_an_own_failure_over_earlier_collateral_ones():
-    from normlab.distributed import _root_cause
+    from normlab.scaffolding.launch import _root_cause
 
     peer_gone = RuntimeError("[pair.cc:553] Connection closed by peer [127.0.0.1]:47279")
     values = [peer_gone, ValueError("user bug"), TimeoutError("rank 2 did not finish")]

@@ -1,11 +1,11 @@
 """The set-up every chapter runs in its first code cell, in one place.
 
 :func:`setup_chapter` picks the device, reads the environment knobs once
-(:mod:`normlab.settings`), seeds every generator, sets the CPU thread count and the figure
-format, and prints what it chose, so that the first lines of every chapter's output say
-which build, device and seeds produced it. The chapters then draw every seed through
-:meth:`ChapterSetup.seed`, so that ``NORMLAB_SEED=k`` shifts them all at once: the seeds
-of models, data splits, samplers, generators and noise.
+(:mod:`~normlab.scaffolding.settings`), seeds every generator, sets the CPU thread count
+and the figure format, and prints what it chose, so that the first lines of every
+chapter's output say which build, device and seeds produced it. The chapters then draw
+every seed through :meth:`ChapterSetup.seed`, so that ``NORMLAB_SEED=k`` shifts them all
+at once: the seeds of models, data splits, samplers, generators and noise.
 
 A seed fixes a run only for one floating-point path: another CPU (AVX2 or AVX-512 kernels,
 Apple Silicon), another thread count or a GPU takes another path through a short, chaotic
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 
 from normlab._validation import check_int
-from normlab.device import get_device, seed_everything
-from normlab.settings import full_runs, seed_offset
+from normlab.scaffolding.device import get_device, seed_everything
+from normlab.scaffolding.settings import full_runs, seed_offset
 
 __all__ = ["ChapterSetup", "setup_chapter"]
 
@@ -94,9 +94,9 @@ def setup_chapter(*, threads: int | None = 1, quiet: bool = False) -> ChapterSet
         A :class:`ChapterSetup`; ``setup.seed(k)`` is the chapter's ``k``-th seed.
 
     Raises:
-        ValueError: an environment knob holds an invalid value (see :mod:`normlab.settings`).
+        ValueError: an environment knob holds an invalid value (see :mod:`.settings`).
     """
-    from normlab import __version__
+    from normlab import __version__  # when called: normlab imports this module
 
     if threads is not None:
         threads = check_int(threads, "threads")

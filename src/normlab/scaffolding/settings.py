@@ -1,13 +1,13 @@
 """The environment variables that steer the chapters, each parsed once and strictly.
 
 ========================  =======================================================
-``NORMLAB_DEVICE``        ``cpu``, ``cuda`` or ``cuda:N`` (see :func:`normlab.device.get_device`)
+``NORMLAB_DEVICE``        ``cpu``, ``cuda`` or ``cuda:N`` (see :func:`.device.get_device`)
 ``NORMLAB_QUIET``         a flag: no progress bars (``make book`` and ``make test`` set it);
                           tqdm's own ``TQDM_DISABLE`` is honoured too
 ``NORMLAB_FULL``          a flag: the longer, better runs of the chapters that offer them
 ``NORMLAB_SEED``          a non-negative integer added to every seed a chapter draws
 ``NORMLAB_RECORD``        a flag: long experiments write their recordings
-                          (``make record``, see :mod:`normlab.recording`)
+                          (``make record``, see :mod:`normlab.scaffolding.recording`)
 ========================  =======================================================
 
 A flag accepts ``1/0``, ``true/false``, ``yes/no`` and ``on/off`` (any case, surrounding

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from normlab import gan
+from normlab.scaffolding import image_grid
 
 
 def test_ring_centres_are_at_angles_two_pi_k_over_k():
@@ -162,7 +163,7 @@ def test_model_bad_inputs():
 def test_image_grid_places_each_image_row_by_row_with_margins(layout):
     images = torch.randn(5, 8, 8)
     given = {"flat": images.reshape(5, 64), "hw": images, "chw": images[:, None]}[layout]
-    grid = gan.image_grid(given, columns=3, pad=1, fill=-1.0)
+    grid = image_grid(given, columns=3, pad=1, fill=-1.0)
     assert grid.shape == (2 * 9 + 1, 3 * 9 + 1)
     for i in range(5):
         top, left = 1 + (i // 3) * 9, 1 + (i % 3) * 9
@@ -177,7 +178,7 @@ def test_image_grid_places_each_image_row_by_row_with_margins(layout):
 
 def test_image_grid_other_shapes_no_padding_and_detached():
     images = torch.randn(4, 2, 3, requires_grad=True)
-    grid = gan.image_grid(images, columns=4, image_shape=(2, 3), pad=0, fill=0.0)
+    grid = image_grid(images, columns=4, image_shape=(2, 3), pad=0, fill=0.0)
     assert grid.shape == (2, 12) and not grid.requires_grad
     torch.testing.assert_close(grid, images.detach().permute(1, 0, 2).reshape(2, 12))
 
@@ -197,4 +198,4 @@ def test_image_grid_other_shapes_no_padding_and_detached():
 def test_image_grid_bad_input(kwargs, error, message):
     arguments = {"images": torch.zeros(3, 64), **kwargs}
     with pytest.raises(error, match=message):
-        gan.image_grid(**arguments)
+        image_grid(**arguments)

@@ -1,27 +1,11 @@
-r"""Lipschitz constants of layers, and upper and lower bounds for whole networks.
+r"""Lipschitz constants of single layers: linear maps, activations and convolutions.
 
-A function :math:`f` is :math:`L`-Lipschitz (in the Euclidean norm) when
-:math:`\|f(x) - f(y)\|_2 \le L \|x - y\|_2` for all :math:`x, y`; its Lipschitz constant is
-the smallest such :math:`L`. For a differentiable :math:`f` it equals
-:math:`\sup_x \|J_f(x)\|_2`, the largest spectral norm of its Jacobian.
-
-- Layers (:func:`normlab.lipschitz.layer_lipschitz`): a linear layer's constant is
-  :math:`\sigma(W)`; an elementwise activation's is :math:`\sup_t |\phi'(t)|`; a
-  convolution's is its operator norm **for a given input size**, which is not the spectral
-  norm of its reshaped kernel (:func:`normlab.lipschitz.conv_operator_norm`: exact by FFT
-  for circular padding, Sedghi et al. 2019, and power iteration through the convolution and
-  its transpose otherwise).
-- Networks: the product of the layers' constants is an upper bound
-  (:func:`normlab.lipschitz.lipschitz_upper_bound`, "AutoLip" in Virmaux & Scaman 2018);
-  the largest gradient norm found by gradient ascent
-  (:func:`normlab.lipschitz.lipschitz_lower_bound_gradient`) and the largest difference
-  quotient over sampled pairs (:func:`normlab.lipschitz.lipschitz_lower_bound_pairs`) are
-  lower bounds. Computing the constant exactly is NP-hard already for two-layer ReLU
-  networks (Virmaux & Scaman 2018), so the truth lies between the two.
-
-Bounds are computed with the network in eval mode (restored afterwards), so that measuring
-does not run the power iteration of spectrally normalized layers or change BatchNorm
-buffers.
+A linear layer's constant is :math:`\sigma(W)`; an elementwise activation's is
+:math:`\sup_t |\phi'(t)|`; a convolution's is its operator norm **for a given input size**,
+which is not the spectral norm of its reshaped kernel (:func:`conv_operator_norm`: exact by
+FFT for circular padding, Sedghi et al. 2019, and power iteration through the convolution
+and its transpose otherwise). The bounds for whole networks are in
+:mod:`normlab.lipschitz.bounds`.
 """
 
 from __future__ import annotations
@@ -29,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import cast
 
 import torch
@@ -37,35 +20,32 @@ import torch.nn.functional as F
 from torch import nn
 
 from normlab._validation import (
-    check_batch,
     check_callable,
     check_choice,
-    check_finite,
     check_floating,
     check_floating_dtype,
-    check_int,
+    check_input_shape,
+    check_module,
     check_nonempty,
-    check_positive_float,
     check_positive_int,
 )
 
 __all__ = [
-    "LipschitzLowerBound",
+    "TRANSPOSED_CONVS",
+    "SUPPORTED_ACTIVATIONS",
     "activation_lipschitz",
     "circular_conv_singular_values",
     "operator_norm",
     "conv_operator_norm",
     "layer_lipschitz",
-    "lipschitz_constants",
-    "lipschitz_upper_bound",
-    "lipschitz_lower_bound_gradient",
-    "lipschitz_lower_bound_pairs",
+    "eval_mode",
 ]
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-_TRANSPOSED_CONVS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+#: The transposed convolutions (their weight is ``(in, out, *kernel)``, not ``(out, in, ...)``).
+TRANSPOSED_CONVS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _SHAPE_PRESERVING = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
-# What isinstance(conv, _CONVS + _TRANSPOSED_CONVS) narrows to: the helpers below take it,
+# What isinstance(conv, _CONVS + TRANSPOSED_CONVS) narrows to: the helpers below take it,
 # so that a type checker sees the layers' typed attributes (weight, stride, padding ...).
 _Conv = (
     nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.ConvTranspose1d | nn.ConvTranspose2d | nn.ConvTranspose3d
@@ -76,8 +56,10 @@ _Conv = (
 
 
 @contextlib.contextmanager
-def _eval_mode(module: nn.Module) -> Iterator[None]:
-    """Put ``module`` and all its children in eval mode, then restore each one's flag."""
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """Put ``module`` and all its children in eval mode, then restore each one's flag: the
+    constants are measured without running a spectral norm's power iteration or changing
+    BatchNorm buffers."""
     flags = [(m, m.training) for m in module.modules()]
     module.eval()
     try:
@@ -85,17 +67,6 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
     finally:
         for m, training in flags:
             m.training = training
-
-
-def _check_input_shape(input_shape: object, name: str = "input_shape") -> tuple[int, ...]:
-    if isinstance(input_shape, torch.Size):
-        input_shape = tuple(input_shape)
-    if not isinstance(input_shape, (tuple, list)) or not input_shape:
-        raise TypeError(
-            f"{name} must be a non-empty tuple of ints (the shape of one input, without the "
-            f"batch axis), got {input_shape!r}"
-        )
-    return tuple(check_positive_int(s, f"{name}[{i}]") for i, s in enumerate(input_shape))
 
 
 def _sup_abs_derivative(fn: Callable[[torch.Tensor], torch.Tensor]) -> float:
@@ -242,7 +213,7 @@ def circular_conv_singular_values(
         )
     check_nonempty(weight, "weight")
     d = weight.ndim - 2
-    size = _check_input_shape(input_size, "input_size")
+    size = check_input_shape(input_size, "input_size")
     if len(size) != d:
         raise ValueError(
             f"input_size must have {d} entries for a {weight.ndim}-D kernel, got {size}"
@@ -310,7 +281,7 @@ def operator_norm(
         ValueError: ``n_iters < 1``.
     """
     check_callable(fn, "fn")
-    shape = _check_input_shape(input_shape)
+    shape = check_input_shape(input_shape)
     n_iters = check_positive_int(n_iters, "n_iters")
     check_floating_dtype(dtype, "dtype")
     x = torch.randn((1, *shape), dtype=dtype, device=device, generator=generator)
@@ -350,7 +321,7 @@ def _conv_output_shape(conv: _Conv, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _check_conv_input(conv: _Conv, input_shape: object) -> tuple[int, ...]:
-    shape = _check_input_shape(input_shape)
+    shape = check_input_shape(input_shape)
     d = len(conv.kernel_size)
     if len(shape) != d + 1:
         raise ValueError(
@@ -369,7 +340,7 @@ def _check_conv_input(conv: _Conv, input_shape: object) -> tuple[int, ...]:
 def _linear_part(conv: _Conv) -> Callable[[torch.Tensor], torch.Tensor]:
     """The convolution without its bias (the bias shifts outputs, it does not stretch)."""
     weight = conv.weight  # read once: a spectrally normalized weight is computed here
-    if isinstance(conv, _TRANSPOSED_CONVS):
+    if isinstance(conv, TRANSPOSED_CONVS):
         transposed = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
         op = transposed[len(conv.kernel_size)]
         # torch types padding as str | tuple for every conv; a transposed one refuses strings
@@ -433,12 +404,12 @@ def conv_operator_norm(
         ValueError: ``input_shape`` does not fit the layer (channels, number of axes, too
             small for the kernel); ``method`` is unknown, or ``"fft"`` where it is not exact.
     """
-    if not isinstance(conv, _CONVS + _TRANSPOSED_CONVS):
+    if not isinstance(conv, _CONVS + TRANSPOSED_CONVS):
         raise TypeError(
             f"conv must be a Conv1d/2d/3d or ConvTranspose1d/2d/3d, got {type(conv).__name__}"
         )
     check_choice(method, "method", ("auto", "fft", "power"))
-    with _eval_mode(conv):
+    with eval_mode(conv):
         shape = _check_conv_input(conv, input_shape)
         fft_ok = _fft_applies(conv, shape)
         if method == "fft" and not fft_ok:
@@ -494,14 +465,13 @@ def layer_lipschitz(
         TypeError: the layer type is not supported.
         ValueError: a convolution without ``input_shape``, or with one that does not fit.
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    with _eval_mode(module):
+    check_module(module, "module")
+    with eval_mode(module):
         if isinstance(module, nn.Linear):
             # LAPACK has no half precision: float64, as normlab.linalg.singular_values does.
             weight = module.weight.detach().to(torch.float64)
             return torch.linalg.matrix_norm(weight, 2).item()
-        if isinstance(module, _CONVS + _TRANSPOSED_CONVS):
+        if isinstance(module, _CONVS + TRANSPOSED_CONVS):
             if input_shape is None:
                 raise ValueError(
                     f"input_shape is required for {type(module).__name__}: the operator norm "
@@ -518,278 +488,3 @@ def layer_lipschitz(
                 f"and the activations {SUPPORTED_ACTIVATIONS}"
             )
         return constant
-
-
-def _layers(net: nn.Module, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
-    """The leaves of a (nested) ``nn.Sequential``, with their qualified names."""
-    for name, child in net.named_children():
-        qualified = f"{prefix}{name}"
-        if isinstance(child, nn.Sequential):
-            yield from _layers(child, qualified + ".")
-        else:
-            yield qualified, child
-
-
-def lipschitz_constants(
-    net: nn.Module,
-    input_shape: Sequence[int] | None = None,
-    *,
-    n_iters: int = 100,
-    generator: torch.Generator | None = None,
-) -> list[tuple[str, float]]:
-    """The Lipschitz constant of every layer of a sequential network, in order.
-
-    Args:
-        net: an ``nn.Sequential`` (nested ones are flattened), or a single layer.
-        input_shape: shape of one input without the batch axis; required when the network
-            has convolutions (each conv is measured on the shape that reaches it).
-        n_iters: power iterations for convolutions that need them.
-        generator: random generator for those power iterations.
-
-    Returns:
-        A list of ``(name, constant)`` pairs, one per layer, named as in
-        ``net.named_modules()``.
-
-    Raises:
-        TypeError: ``net`` is not a module, or contains an unsupported layer.
-        ValueError: ``input_shape`` is missing for a convolution, or does not fit the network.
-    """
-    if not isinstance(net, nn.Module):
-        raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
-    layers = list(_layers(net)) if isinstance(net, nn.Sequential) else [("", net)]
-    shape = None if input_shape is None else _check_input_shape(input_shape)
-    constants = []
-    with _eval_mode(net):
-        for name, layer in layers:
-            constants.append(
-                (name, layer_lipschitz(layer, shape, n_iters=n_iters, generator=generator))
-            )
-            if shape is not None:  # the shape that reaches the next layer
-                try:
-                    weight = next(iter(layer.parameters()), None)
-                    zeros = (
-                        torch.zeros((1, *shape))
-                        if weight is None
-                        else torch.zeros((1, *shape), dtype=weight.dtype, device=weight.device)
-                    )
-                    with torch.no_grad():
-                        shape = tuple(layer(zeros).shape[1:])
-                except RuntimeError as err:
-                    raise ValueError(
-                        f"input_shape does not fit layer {name!r} ({layer}): "
-                        f"{str(err).splitlines()[0]}"
-                    ) from err
-    return constants
-
-
-def lipschitz_upper_bound(
-    net: nn.Module,
-    input_shape: Sequence[int] | None = None,
-    *,
-    n_iters: int = 100,
-    generator: torch.Generator | None = None,
-) -> float:
-    r"""An upper bound on a sequential network's Lipschitz constant: the product of its layers'.
-
-    For :math:`f = f_n \circ \dots \circ f_1`,
-    :math:`\|f(x) - f(y)\| \le \prod_i L(f_i)\, \|x - y\|`; for a ReLU network this is
-    :math:`\prod_i \sigma(W_i)` (Miyato et al., 2018, eq. 7; "AutoLip" in Virmaux & Scaman,
-    2018). It ignores how the layers' top singular directions line up and which units the
-    activations switch off, so it can be loose by orders of magnitude in deep networks.
-
-    Args:
-        net: an ``nn.Sequential`` of supported layers (see
-            :func:`normlab.lipschitz.layer_lipschitz`).
-        input_shape: shape of one input without the batch axis; required for convolutions.
-        n_iters: power iterations for convolutions that need them.
-        generator: random generator for those power iterations.
-
-    Returns:
-        The bound, a float.
-
-    Raises:
-        TypeError: an unsupported layer.
-        ValueError: see :func:`normlab.lipschitz.lipschitz_constants`.
-    """
-    return math.prod(
-        c for _, c in lipschitz_constants(net, input_shape, n_iters=n_iters, generator=generator)
-    )
-
-
-# --------------------------------------------------------------------------- lower bounds
-
-
-@dataclass(frozen=True)
-class LipschitzLowerBound:
-    """A certified lower bound on a Lipschitz constant, and where it was attained.
-
-    Attributes:
-        value: the bound: a gradient norm :math:`\\|\\nabla f(x)\\|_2`, or a difference
-            quotient :math:`\\|f(x) - f(y)\\|_2 / \\|x - y\\|_2`.
-        x: the point (one input, without the batch axis).
-        y: the second point of the pair, or ``None`` for a gradient norm.
-        history: the best value so far after each ascent step (entry 0: at the start).
-    """
-
-    value: float
-    x: torch.Tensor
-    y: torch.Tensor | None = None
-    history: list[float] = field(default_factory=list)
-
-
-def _check_points(x: object, name: str) -> torch.Tensor:
-    x = check_batch(x, name, "a batch of points")
-    return check_finite(x, name)  # a NaN norm never beats the best so far: value -1 unseen
-
-
-def _check_finite_values(values: torch.Tensor, what: str) -> None:
-    """Raise if ``f`` gave NaN or inf at the starting points (no bound could be certified)."""
-    if not bool(torch.isfinite(values).all()):
-        raise ValueError(
-            f"f gave non-finite {what}; a NaN or infinite value certifies no bound "
-            "(check f and the points)"
-        )
-
-
-def _scalar_outputs(out: torch.Tensor, batch: int) -> torch.Tensor:
-    if out.shape not in ((batch,), (batch, 1)):
-        raise ValueError(
-            f"f must return one number per point, shape ({batch},) or ({batch}, 1), got "
-            f"{tuple(out.shape)}; for vector outputs use lipschitz_lower_bound_pairs"
-        )
-    return out.reshape(batch)
-
-
-def lipschitz_lower_bound_gradient(
-    f: Callable[[torch.Tensor], torch.Tensor],
-    x: torch.Tensor,
-    *,
-    steps: int = 100,
-    lr: float = 1e-2,
-) -> LipschitzLowerBound:
-    r"""A lower bound :math:`\max \|\nabla_x f(x)\|_2`, by gradient ascent from many starts.
-
-    Every gradient norm is a lower bound on the Lipschitz constant of a scalar function.
-    Starting from the points ``x``, Adam ascends :math:`\|\nabla_x f(x)\|_2` (its gradient
-    needs a double backward) and the largest norm seen at any step is returned.
-
-    For a ReLU network :math:`f` is piecewise linear, so :math:`\nabla f` is piecewise
-    constant and the ascent direction is zero almost everywhere: the points do not move and
-    the bound is the best starting point. Give many starts, or use
-    :func:`normlab.lipschitz.lipschitz_lower_bound_pairs`.
-
-    Args:
-        f: a function of a batch ``(B, *input_shape)`` returning ``(B,)`` or ``(B, 1)``
-            (e.g. a critic; put modules in eval mode first).
-        x: starting points ``(B, *input_shape)``, floating point.
-        steps: ascent steps, ``>= 0`` (0: just the gradient norms at ``x``).
-        lr: Adam's learning rate, > 0.
-
-    Returns:
-        A :class:`normlab.lipschitz.LipschitzLowerBound` with the point where the best norm
-        was found.
-
-    Raises:
-        TypeError: ``f`` is not callable; ``x`` is not a floating-point tensor.
-        ValueError: ``x`` is not a batch; ``f`` does not return one number per point;
-            ``steps < 0``; ``lr <= 0``.
-    """
-    check_callable(f, "f")
-    _check_points(x, "x")
-    steps = check_int(steps, "steps")
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    lr = check_positive_float(lr, "lr")
-    points = x.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([points], lr=lr)
-    best, best_x, history = -1.0, points.detach()[0].clone(), []
-    with torch.enable_grad():
-        for step in range(steps + 1):
-            out = _scalar_outputs(f(points), len(points))
-            (grad,) = torch.autograd.grad(out.sum(), points, create_graph=step < steps)
-            norms = grad.flatten(1).norm(dim=1)
-            if step == 0:
-                _check_finite_values(norms.detach(), "gradient norms at the starting points x")
-            i = int(norms.argmax())
-            if norms[i].item() > best:
-                best, best_x = norms[i].item(), points.detach()[i].clone()
-            history.append(best)
-            if step == steps:
-                break
-            # Only the points get gradients (f's parameters are left alone); for a piecewise
-            # linear f the points may not even be in the graph of the norms: direction 0.
-            (direction,) = (
-                torch.autograd.grad(-norms.sum(), points, allow_unused=True, materialize_grads=True)
-                if norms.requires_grad
-                else (torch.zeros_like(points),)
-            )
-            points.grad = direction
-            optimizer.step()
-    return LipschitzLowerBound(value=best, x=best_x, history=history)
-
-
-def lipschitz_lower_bound_pairs(
-    f: Callable[[torch.Tensor], torch.Tensor],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    steps: int = 0,
-    lr: float = 1e-2,
-) -> LipschitzLowerBound:
-    r"""A lower bound :math:`\max \|f(x) - f(y)\|_2 / \|x - y\|_2` over pairs of points.
-
-    Each pair's difference quotient is a lower bound, by the definition of the Lipschitz
-    constant; it needs no gradient, so it works for vector outputs and for piecewise-linear
-    networks alike. With ``steps > 0``, Adam then moves both points of every pair to
-    increase its quotient (this works for ReLU networks, where the gradient norm cannot be
-    ascended); the best quotient seen is returned.
-
-    Args:
-        f: a function of a batch ``(B, *input_shape)`` returning ``(B, *output_shape)``.
-        x: first points ``(B, *input_shape)``.
-        y: second points, same shape; every pair must differ.
-        steps: ascent steps, ``>= 0``.
-        lr: Adam's learning rate, > 0.
-
-    Returns:
-        A :class:`normlab.lipschitz.LipschitzLowerBound` with the best pair.
-
-    Raises:
-        TypeError: ``f`` is not callable; ``x`` or ``y`` is not a floating-point tensor.
-        ValueError: shapes differ or are not batches; a pair has ``x == y``; ``steps < 0``;
-            ``lr <= 0``.
-    """
-    check_callable(f, "f")
-    _check_points(x, "x")
-    _check_points(y, "y")
-    if x.shape != y.shape:
-        raise ValueError(
-            f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}"
-        )
-    if not bool(((x - y).flatten(1).norm(dim=1) > 0).all()):
-        raise ValueError("every pair must have x != y (a quotient 0/0 bounds nothing)")
-    steps = check_int(steps, "steps")
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    lr = check_positive_float(lr, "lr")
-    xs = x.detach().clone().requires_grad_(True)
-    ys = y.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([xs, ys], lr=lr)
-    best, best_pair, history = -1.0, (xs.detach()[0].clone(), ys.detach()[0].clone()), []
-    with torch.enable_grad():
-        for step in range(steps + 1):
-            distance = (xs - ys).flatten(1).norm(dim=1)
-            quotient = (f(xs) - f(ys)).flatten(1).norm(dim=1) / distance
-            valid = distance > 0  # a pair that collapsed during the ascent bounds nothing
-            q = torch.where(valid, quotient, torch.zeros_like(quotient)).detach()
-            if step == 0:
-                _check_finite_values(q, "difference quotients at the starting pairs (x, y)")
-            i = int(q.argmax())
-            if q[i].item() > best:
-                best, best_pair = q[i].item(), (xs.detach()[i].clone(), ys.detach()[i].clone())
-            history.append(best)
-            if step == steps:
-                break
-            xs.grad, ys.grad = torch.autograd.grad(-quotient[valid].sum(), (xs, ys))
-            optimizer.step()
-    return LipschitzLowerBound(value=best, x=best_pair[0], y=best_pair[1], history=history)

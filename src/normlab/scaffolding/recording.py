@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from normlab.settings import env_flag, full_runs, seed_offset
+from normlab.scaffolding.settings import env_flag, full_runs, seed_offset
 
 __all__ = [
     "RECORD_ENV_VAR",

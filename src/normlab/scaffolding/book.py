@@ -14,6 +14,7 @@ import base64
 import hashlib
 import html
 import inspect
+import io
 import itertools
 import json
 import math
@@ -24,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from normlab._optional import import_optional
-from normlab.settings import env_flag
+from normlab.scaffolding.settings import env_flag
 
 __all__ = [
     "SourceCode",
@@ -37,7 +38,6 @@ __all__ = [
     "BOOK_BUILD_VARIABLE",
     "BOOK_FRAMES",
     "BOOK_SECONDS",
-    "summarize_seeds",
 ]
 
 #: Set to ``"1"`` in the environment of the book build (by the Sphinx extension in
@@ -289,7 +289,6 @@ class FramePlayer:
 
 def _png(figure: Any) -> bytes:
     # as the inline backend renders a figure (tight bounding box), so frames look the same
-    import io
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
@@ -424,7 +423,7 @@ def interactive_figure(draw: Callable[..., Any], /, **controls: Any) -> None:
         ValueError: no control is given.
     """
     # Imported here: the library must import without the notebook stack ("notebook" extra).
-    options = {"extra": "notebook", "needed_by": "normlab.interactive_figure"}
+    options = {"extra": "notebook", "needed_by": "normlab.scaffolding.interactive_figure"}
     widgets = import_optional("ipywidgets", package="ipywidgets", **options)
     plt = import_optional("matplotlib.pyplot", package="matplotlib", **options)
     display = import_optional("IPython.display", package="ipython", **options).display
@@ -463,66 +462,3 @@ def interactive_figure(draw: Callable[..., Any], /, **controls: Any) -> None:
 
     for control in controls.values():
         control.observe(redraw, names="value")
-
-
-def summarize_seeds(
-    runs: Mapping[str, Mapping[Any, Any]],
-    row: Callable[[Any], Mapping[str, float]],
-    title: str | None = None,
-) -> dict[str, dict[str, tuple[float, float]]]:
-    """Print one line per method and seed, then each method's mean ± standard deviation.
-
-    The chapters run every experiment over a few seeds and report the spread, not one lucky
-    run; this is the table they print.
-
-    Args:
-        runs: ``{method: {seed: run}}``, with the same seeds or not for every method.
-        row: turns one ``run`` into ``{column: number}``; every run must give the same
-            columns.
-        title: a line printed above the table.
-
-    Returns:
-        ``{method: {column: (mean, sd)}}``, the sample standard deviation (``ddof=1``;
-        ``nan`` for a single seed).
-    """
-    import numpy as np
-
-    if not isinstance(runs, Mapping) or not runs:
-        raise ValueError(
-            f"runs must be a non-empty mapping {{method: {{seed: run}}}}, got {runs!r}"
-        )
-    rows: dict[str, dict[Any, Mapping[str, float]]] = {}
-    for method, by_seed in runs.items():
-        if not isinstance(by_seed, Mapping) or not by_seed:
-            raise ValueError(
-                f"runs[{method!r}] must be a non-empty mapping {{seed: run}}, got {by_seed!r}"
-            )
-        rows[method] = {seed: row(run) for seed, run in by_seed.items()}
-    keys = list(next(iter(next(iter(rows.values())).values())))
-    for method, by_seed in rows.items():
-        for seed, values in by_seed.items():
-            if list(values) != keys:
-                raise ValueError(
-                    f"row gave columns {list(values)} for method {method!r}, seed {seed!r}; "
-                    f"expected {keys} as for the first run"
-                )
-    # cells as text first, so that every column is as wide as its widest cell
-    lines: list[list[str]] = [["method", "seed", *keys]]
-    summary = {}
-    for method, by_seed in rows.items():
-        table = np.array([[float(v[k]) for k in keys] for v in by_seed.values()])
-        for seed, numbers in zip(by_seed, table, strict=True):
-            lines.append([str(method), str(seed), *(f"{v:.3g}" for v in numbers)])
-        mean = table.mean(0)
-        sd = table.std(0, ddof=1) if len(table) > 1 else np.full(len(keys), np.nan)
-        pairs = zip(mean, sd, strict=True)
-        lines.append([str(method), "mean", *(f"{m:.3g}±{d:.2g}" for m, d in pairs)])
-        summary[method] = {k: (float(m), float(d)) for k, m, d in zip(keys, mean, sd, strict=True)}
-    widths = [max(len(line[j]) for line in lines) for j in range(len(keys) + 2)]
-    if title is not None:
-        print(title)
-    for line in lines:
-        cells = [line[0].ljust(widths[0] + 1), line[1].rjust(widths[1])]
-        cells += [cell.rjust(max(widths[j + 2], 9) + 2) for j, cell in enumerate(line[2:])]
-        print("".join(cells))
-    return summary

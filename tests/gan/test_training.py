@@ -16,16 +16,6 @@ from normlab import gan
 RING = gan.ring_of_gaussians()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # These networks are tiny: on a busy 2-core machine, PyTorch's second intra-op thread
-    # makes them tens of times slower (threads wait for each other), never faster.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small_models(seed=0, width=32, dropout=False):
     torch.manual_seed(seed)
     generator = gan.MLPGenerator(2, (width, width))
@@ -435,7 +425,7 @@ def _flip_64_bytes(raw):
 
 
 def _rewrite_payload(path, change):
-    from normlab.gan.training import _read_checkpoint, _save_checkpoint
+    from normlab.gan.checkpoint import _read_checkpoint, _save_checkpoint
 
     _save_checkpoint(path, change(_read_checkpoint(path)))
 

@@ -1,4 +1,4 @@
-"""normlab.diagrams: each diagram claims what the library does."""
+"""normlab.scaffolding.diagrams: each diagram claims what the library does."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import torch  # noqa: E402
 from matplotlib.colors import same_color  # noqa: E402
 
 import normlab  # noqa: E402
-from normlab import diagrams, gan  # noqa: E402
-from normlab.distributed import launch, shard_steps  # noqa: E402
+from normlab import gan  # noqa: E402
+from normlab.examples.sync_workers import shard_steps  # noqa: E402
+from normlab.scaffolding import diagrams  # noqa: E402
+from normlab.scaffolding.launch import launch  # noqa: E402
 from normlab.sync_batchnorm import _FIELDS  # noqa: E402
 
 

@@ -31,14 +31,6 @@ SEEDS = [3, 5, 8]
 ATOL = 1e-5
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny networks: a second thread only waits
-    yield
-    torch.set_num_threads(threads)
-
-
 def generator_factory(latent=2, out=2, tanh=False):
     return lambda: gan.MLPGenerator(
         latent, (16, 16), out, output_activation=nn.Tanh if tanh else None

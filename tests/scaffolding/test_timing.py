@@ -3,11 +3,12 @@ import torch
 from torch import nn
 
 import normlab
+import normlab.examples.normalization_benchmark
 
 
 def test_time_call_counts_calls_and_orders_statistics():
     calls = []
-    t = normlab.time_call(lambda: calls.append(1), repeats=5, warmup=2)
+    t = normlab.scaffolding.time_call(lambda: calls.append(1), repeats=5, warmup=2)
     assert len(calls) == 7 and t.repeats == 5
     assert 0 <= t.best <= t.median
     assert "ms" in str(t)
@@ -16,7 +17,7 @@ def test_time_call_counts_calls_and_orders_statistics():
 def test_time_forward_backward_fills_gradients(device):
     module = nn.Linear(4, 3).to(device)
     x = torch.randn(8, 4, device=device, requires_grad=True)
-    t = normlab.time_forward_backward(module, x, repeats=3)
+    t = normlab.scaffolding.time_forward_backward(module, x, repeats=3)
     assert t.best > 0
     assert x.grad is not None and module.weight.grad is not None
 
@@ -24,15 +25,27 @@ def test_time_forward_backward_fills_gradients(device):
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: normlab.time_call(1), TypeError, "fn must be callable"),
+        (lambda: normlab.scaffolding.time_call(1), TypeError, "fn must be callable"),
         (
-            lambda: normlab.time_call(lambda: None, repeats=0),
+            lambda: normlab.scaffolding.time_call(lambda: None, repeats=0),
             ValueError,
             "repeats must be a positive",
         ),
-        (lambda: normlab.time_call(lambda: None, warmup=-1), ValueError, "warmup must be >= 0"),
-        (lambda: normlab.time_forward_backward(lambda x: x, torch.ones(1)), TypeError, "nn.Module"),
-        (lambda: normlab.time_forward_backward(nn.Linear(1, 1)), ValueError, "at least one input"),
+        (
+            lambda: normlab.scaffolding.time_call(lambda: None, warmup=-1),
+            ValueError,
+            "warmup must be >= 0",
+        ),
+        (
+            lambda: normlab.scaffolding.time_forward_backward(lambda x: x, torch.ones(1)),
+            TypeError,
+            "nn.Module",
+        ),
+        (
+            lambda: normlab.scaffolding.time_forward_backward(nn.Linear(1, 1)),
+            ValueError,
+            "at least one input",
+        ),
     ],
 )
 def test_bad_input(call, error, message):
@@ -43,16 +56,18 @@ def test_bad_input(call, error, message):
 def test_compare_forward_backward_times_every_module(device):
     a, b = nn.Linear(4, 3).to(device), nn.Linear(4, 3).to(device)
     x = torch.randn(8, 4, device=device)
-    times = normlab.benchmark.compare_forward_backward({"a": a, "b": b}, x, repeats=3)
+    times = normlab.scaffolding.timing.compare_forward_backward({"a": a, "b": b}, x, repeats=3)
     assert set(times) == {"a", "b"} and all(t.repeats == 3 and t.best > 0 for t in times.values())
     assert a.weight.grad is not None and b.weight.grad is not None
 
 
 def test_benchmark_normalization_rows_and_table():
-    rows = normlab.benchmark.benchmark_normalization("cpu", repeats=1, layers=["GroupNorm"])
+    rows = normlab.examples.normalization_benchmark.benchmark_normalization(
+        "cpu", repeats=1, layers=["GroupNorm"]
+    )
     assert [r.layer for r in rows] == ["GroupNorm", "GroupNorm"]
     assert all(r.ratio > 0 and r.device == "cpu" for r in rows)
-    table = normlab.benchmark.format_comparisons(rows)
+    table = normlab.scaffolding.timing.format_comparisons(rows)
     assert table.splitlines()[0].split() == [
         "layer",
         "input",
@@ -69,24 +84,24 @@ def test_benchmark_normalization_rows_and_table():
     "call, error, message",
     [
         (
-            lambda: normlab.benchmark.compare_forward_backward({}, torch.ones(2, 2)),
+            lambda: normlab.scaffolding.timing.compare_forward_backward({}, torch.ones(2, 2)),
             ValueError,
             "at least one",
         ),
         (
-            lambda: normlab.benchmark.compare_forward_backward({"f": abs}, torch.ones(2)),
+            lambda: normlab.scaffolding.timing.compare_forward_backward({"f": abs}, torch.ones(2)),
             TypeError,
             r"modules\['f'\] must be a torch.nn.Module",
         ),
         (
-            lambda: normlab.benchmark.compare_forward_backward(
+            lambda: normlab.scaffolding.timing.compare_forward_backward(
                 {"f": nn.Identity()}, torch.ones(2, dtype=torch.long)
             ),
             TypeError,
             "floating-point",
         ),
         (
-            lambda: normlab.benchmark.compare_forward_backward(
+            lambda: normlab.scaffolding.timing.compare_forward_backward(
                 {"f": nn.Identity()}, torch.ones(2), repeats=0
             ),
             ValueError,

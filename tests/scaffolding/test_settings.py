@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import normlab
-from normlab import settings
-from normlab.chapter import ChapterSetup, setup_chapter
+from normlab.scaffolding import settings
+from normlab.scaffolding.chapter import ChapterSetup, setup_chapter
 
 
 @pytest.mark.parametrize("raw", ["1", "true", "TRUE", " yes ", "on", "On"])
@@ -40,11 +40,11 @@ def test_anything_else_is_an_error_naming_the_variable(monkeypatch, name, raw):
 def test_quiet_honours_tqdm_disable(monkeypatch):
     monkeypatch.setenv("NORMLAB_QUIET", "0")
     monkeypatch.setenv("TQDM_DISABLE", "1")
-    assert normlab.progress.is_quiet()
+    assert normlab.scaffolding.progress.is_quiet()
     monkeypatch.setenv("TQDM_DISABLE", "0")
-    assert not normlab.progress.is_quiet()
+    assert not normlab.scaffolding.progress.is_quiet()
     monkeypatch.setenv("NORMLAB_QUIET", "false")  # used to mean "quiet"
-    assert not normlab.progress.is_quiet()
+    assert not normlab.scaffolding.progress.is_quiet()
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("", 0), ("0", 0), ("7", 7), (" 12 ", 12)])

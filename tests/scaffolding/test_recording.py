@@ -1,11 +1,11 @@
-"""normlab.recording: recorded runs keep their numbers and their provenance, and bad input fails."""
+"""normlab.scaffolding.recording: results keep their provenance; bad input fails."""
 
 import json
 import math
 
 import pytest
 
-from normlab.recording import (
+from normlab.scaffolding.recording import (
     Recording,
     load_recording,
     platform_name,

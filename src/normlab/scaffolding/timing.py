@@ -13,20 +13,21 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from normlab._validation import check_int, check_positive_int
+from normlab._validation import check_module, check_nonnegative_int, check_positive_int
 
 __all__ = [
     "Timing",
+    "Stopwatch",
     "time_call",
     "time_forward_backward",
     "compare_forward_backward",
     "Comparison",
-    "benchmark_normalization",
     "format_comparisons",
     "count_operations",
 ]
@@ -44,6 +45,45 @@ class Timing:
     def __str__(self) -> str:
         best, median = self.best * 1e3, self.median * 1e3
         return f"best {best:.3f} ms, median {median:.3f} ms ({self.repeats} runs)"
+
+
+class Stopwatch:
+    """Accumulated wall time of repeated phases; CUDA events on a GPU, so that timing does
+    not force a synchronization at every step (:meth:`collect` synchronizes once).
+
+    ``start()`` and ``stop()`` bracket each phase; :meth:`collect` returns the seconds
+    measured since its last call. The GAN training loops time their critic and generator
+    steps with it."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self.seconds = 0.0
+        self.events: list[tuple[Any, Any]] = []
+        self._start: Any = None
+
+    def start(self) -> None:
+        if self.cuda:
+            self._start = torch.cuda.Event(enable_timing=True)
+            self._start.record()
+        else:
+            self._start = time.perf_counter()
+
+    def stop(self) -> None:
+        if self.cuda:
+            end = torch.cuda.Event(enable_timing=True)
+            end.record()
+            self.events.append((self._start, end))
+        else:
+            self.seconds += time.perf_counter() - self._start
+
+    def collect(self) -> float:
+        """Seconds measured since the last call."""
+        if self.cuda and self.events:
+            self.events[-1][1].synchronize()
+            self.seconds += sum(a.elapsed_time(b) for a, b in self.events) / 1e3
+            self.events.clear()
+        seconds, self.seconds = self.seconds, 0.0
+        return seconds
 
 
 def _synchronize(device: torch.device | str | None) -> None:
@@ -73,9 +113,7 @@ def time_call(
         A :class:`Timing` with the best and the median wall time.
     """
     repeats = check_positive_int(repeats, "repeats")
-    warmup = check_int(warmup, "warmup")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    warmup = check_nonnegative_int(warmup, "warmup")
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     for _ in range(warmup):
@@ -101,8 +139,7 @@ def time_forward_backward(
     Inputs that require gradients receive them, as do the module's parameters; gradients
     are cleared before every call so that accumulation does not add work.
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check_module(module, "module")
     if not inputs:
         raise ValueError("time_forward_backward needs at least one input tensor")
 
@@ -147,14 +184,11 @@ def compare_forward_backward(
     if not modules:
         raise ValueError("modules must name at least one module")
     for name, module in modules.items():
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"modules[{name!r}] must be a torch.nn.Module, got {type(module)}")
+        check_module(module, f"modules[{name!r}]")
     if not isinstance(input, torch.Tensor) or not input.is_floating_point():
         raise TypeError("input must be a floating-point torch.Tensor")
     repeats = check_positive_int(repeats, "repeats")
-    warmup = check_int(warmup, "warmup")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    warmup = check_nonnegative_int(warmup, "warmup")
     x = input.detach().requires_grad_()
     with torch.no_grad():
         shape = next(iter(modules.values()))(x).shape
@@ -220,61 +254,9 @@ class Comparison:
         return q[0], q[2]
 
 
-def _normalization_cases() -> list[tuple[str, tuple[int, ...], Callable[[object], nn.Module]]]:
-    """(layer, input shape, factory taking the module namespace) for the normalization table:
-    the shapes of this book's experiments and a few larger, typical ones."""
-    return [
-        ("BatchNorm1d", (256, 512), lambda m: m.BatchNorm1d(512)),
-        ("BatchNorm2d", (64, 32, 8, 8), lambda m: m.BatchNorm2d(32)),
-        ("BatchNorm2d", (32, 64, 32, 32), lambda m: m.BatchNorm2d(64)),
-        ("BatchNorm3d", (8, 16, 8, 16, 16), lambda m: m.BatchNorm3d(16)),
-        ("LayerNorm", (256, 512), lambda m: m.LayerNorm(512)),
-        ("LayerNorm", (32, 128, 256), lambda m: m.LayerNorm(256)),
-        ("InstanceNorm1d", (32, 64, 256), lambda m: m.InstanceNorm1d(64, affine=True)),
-        ("InstanceNorm2d", (16, 64, 32, 32), lambda m: m.InstanceNorm2d(64, affine=True)),
-        ("InstanceNorm3d", (4, 16, 8, 16, 16), lambda m: m.InstanceNorm3d(16, affine=True)),
-        ("GroupNorm", (64, 32, 8, 8), lambda m: m.GroupNorm(4, 32)),
-        ("GroupNorm", (32, 64, 16, 16), lambda m: m.GroupNorm(8, 64)),
-    ]
-
-
-def benchmark_normalization(
-    device: torch.device | str | None = None,
-    *,
-    repeats: int = 20,
-    layers: Sequence[str] | None = None,
-    seed: int = 0,
-) -> list[Comparison]:
-    """Forward + backward time of every :mod:`normlab.normalization` layer against its
-    ``torch.nn`` twin, at a few representative shapes, measured in one run.
-
-    Args:
-        device: where to run; default :func:`normlab.device.get_device`.
-        repeats: interleaved timed rounds per shape (see :func:`compare_forward_backward`).
-        layers: only these layer names (e.g. ``["BatchNorm2d"]``); default all.
-        seed: seed of the inputs.
-
-    Returns:
-        One :class:`Comparison` per (layer, shape), in training mode, float32.
-    """
-    from normlab import normalization
-    from normlab.device import get_device
-
-    device = get_device(device)
-    rows = []
-    generator = torch.Generator().manual_seed(seed)
-    for layer, shape, make in _normalization_cases():
-        if layers is not None and layer not in layers:
-            continue
-        x = torch.randn(shape, generator=generator).to(device)
-        ours, ref = make(normalization).to(device), make(nn).to(device)
-        times = compare_forward_backward({"normlab": ours, "torch": ref}, x, repeats=repeats)
-        rows.append(Comparison(layer, shape, str(device), times["normlab"], times["torch"]))
-    return rows
-
-
 def format_comparisons(rows: Sequence[Comparison], *, spread: bool = False) -> str:
-    """A plain-text table of :func:`benchmark_normalization`'s rows: median times in ms
+    """A plain-text table of :class:`Comparison` rows (e.g.
+    :func:`normlab.examples.normalization_benchmark.benchmark_normalization`'s): median times in ms
     and :attr:`Comparison.ratio`; with ``spread``, the quartiles of the per-round ratios
     too."""
     times = f"{'normlab':>9} {'torch':>9} {'ratio':>6}"
@@ -306,8 +288,7 @@ def count_operations(module: nn.Module, input: torch.Tensor) -> collections.Coun
     """The ATen operations one forward + backward pass of ``module`` on ``input``
     dispatches (``module(x).backward(dense gradient)``), by name: the cost that dominates
     a small layer, a few microseconds of dispatch each, whatever their size."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    check_module(module, "module")
     if not isinstance(input, torch.Tensor) or not input.is_floating_point():
         raise TypeError("input must be a floating-point torch.Tensor")
     x = input.detach().requires_grad_()

@@ -1,4 +1,4 @@
-"""normlab.book.interactive_figure: controls that redraw a figure without an Output widget."""
+"""interactive_figure (normlab.scaffolding.book): controls redraw a figure, no Output widget."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 
-from normlab.book import interactive_figure  # noqa: E402
+from normlab.scaffolding.book import interactive_figure  # noqa: E402
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_bad_input(shell, draw, controls, error, message):
 def test_summarize_seeds_prints_every_seed_and_returns_mean_and_sample_sd(capsys):
     import math
 
-    from normlab.book import summarize_seeds
+    from normlab.scaffolding.display import summarize_seeds
 
     runs = {"GAN": {0: 1.0, 1: 2.0, 2: 6.0}, "WGAN-clip": {7: 4.0}}
     summary = summarize_seeds(runs, lambda r: {"x": r, "twice": 2 * r}, "title line")
@@ -107,7 +107,7 @@ def test_summarize_seeds_prints_every_seed_and_returns_mean_and_sample_sd(capsys
     ],
 )
 def test_summarize_seeds_bad_input(runs, row, message):
-    from normlab.book import summarize_seeds
+    from normlab.scaffolding.display import summarize_seeds
 
     with pytest.raises(ValueError, match=message):
         summarize_seeds(runs, row)
@@ -120,7 +120,7 @@ import itertools  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 
-from normlab.book import (  # noqa: E402
+from normlab.scaffolding.book import (  # noqa: E402
     BOOK_BUILD_VARIABLE,
     FramePlayer,
     control_values,

@@ -2,7 +2,7 @@
 
 A bar written into a notebook's stored output is noise in the rendered book, so bars are
 disabled whenever the flag ``NORMLAB_QUIET`` (or tqdm's own ``TQDM_DISABLE``) is on; the
-Makefile sets it for ``make book`` and ``make test``. See :mod:`normlab.settings` for the
+Makefile sets it for ``make book`` and ``make test``. See :mod:`.settings` for the
 values a flag accepts.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["QUIET_ENV_VAR", "is_quiet", "progress_bar"]
+__all__ = ["QUIET_ENV_VAR", "is_quiet", "hidden", "progress_bar"]
 
-from normlab.settings import QUIET_ENV_VAR, quiet
+from normlab.scaffolding.settings import QUIET_ENV_VAR, quiet
 
 
 def is_quiet() -> bool:
@@ -23,6 +23,12 @@ def is_quiet() -> bool:
         ValueError: the variable holds something that is not a flag value.
     """
     return quiet()
+
+
+def hidden(progress: bool | None) -> bool | None:
+    """The ``disable`` of :func:`progress_bar` for a loop's ``progress`` argument: ``True``
+    shows the bar, ``False`` hides it, ``None`` leaves it to :func:`is_quiet`."""
+    return None if progress is None else not progress
 
 
 def progress_bar(

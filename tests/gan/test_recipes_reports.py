@@ -17,14 +17,6 @@ from normlab import gan
 RING = gan.ring_of_gaussians()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # --------------------------------------------------------------------------- recipes
 
 

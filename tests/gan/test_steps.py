@@ -1,5 +1,5 @@
 """The public critic step: the loops the chapters wrote out by hand, errors that name the
-argument, and the loop of train_gan (tested unchanged in test_gan_training.py) built on it."""
+argument, and the loop of train_gan (tested unchanged in test_training.py) built on it."""
 
 from __future__ import annotations
 
@@ -12,14 +12,6 @@ from torch import nn
 from normlab import gan
 
 RING = gan.ring_of_gaussians()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def critic(seed=0, width=16):
