@@ -283,6 +283,70 @@ def figure_width_problems(
     return problems, f"{len(rows)} images, each shown at >= {smallest:.0%} of its width"
 
 
+PHONE_WIDTH = 390
+
+
+def phone_maths_problems(executable: str, page: Path) -> tuple[list[str], str]:
+    """Open ``page`` in a 390 px wide frame (a phone; headless Chromium's window is at least
+    500 px wide, a frame is not) and check that every display formula wider than the column
+    sits in a container that scrolls sideways (``overflow-x: auto`` or ``scroll``) instead of
+    being clipped (issue 14)."""
+    import html as html_module
+    import tempfile
+
+    probe = (
+        "<script>(function () { var polls = 0; var poll = setInterval(function () {"
+        "polls += 1; var ready = document.readyState === 'complete' &&"
+        " document.querySelectorAll('mjx-container').length > 0;"
+        "if (!(ready && polls > 8) && polls < 80) return; clearInterval(poll); var rows = [];"
+        "document.querySelectorAll('mjx-container[display=\"true\"]').forEach(function (m) {"
+        "var el = m, scrolls = false; while (el && el.tagName !== 'ARTICLE') {"
+        "var ox = getComputedStyle(el).overflowX;"
+        "if (ox === 'auto' || ox === 'scroll') { scrolls = true; break; } el = el.parentElement; }"
+        "rows.push([Math.round(m.scrollWidth), Math.round(m.getBoundingClientRect().width),"
+        " scrolls]); });"
+        "var out = document.createElement('pre'); out.id = 'normlab-phone';"
+        "out.textContent = JSON.stringify({width: window.innerWidth, rows: rows});"
+        "document.body.appendChild(out); }, 250); })();</script>"
+    )
+    frame = (
+        f'<html><body><iframe id="f" src="page.html" width="{PHONE_WIDTH}" height="844">'
+        "</iframe><script>var polls = 0; var poll = setInterval(function () { polls += 1;"
+        "var d = document.getElementById('f').contentDocument;"
+        "var p = d && d.getElementById('normlab-phone'); if (!p && polls < 120) return;"
+        "clearInterval(poll); var o = document.createElement('pre'); o.id = 'out';"
+        "o.textContent = p ? p.textContent : ''; document.body.appendChild(o);"
+        "}, 250);</script></body></html>"
+    )
+    text = page.read_text()
+    base = f'<base href="{page.parent.resolve().as_uri()}/">'
+    text = text.replace("<head>", "<head>" + base, 1).replace("</body>", probe + "</body>", 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "page.html").write_text(text)
+        (Path(tmp) / "frame.html").write_text(frame)
+        dom = subprocess.run(
+            [executable, *OFFLINE_HEADLESS, f"--user-data-dir={tmp}/profile",
+             "--allow-file-access-from-files", "--window-size=1280,900",
+             "--virtual-time-budget=60000", "--dump-dom", (Path(tmp) / "frame.html").as_uri()],
+            capture_output=True, text=True, timeout=300, check=True,
+        ).stdout
+    found = re.search(r'<pre id="out">(.+?)</pre>', dom, re.DOTALL)
+    if found is None:
+        return [f"{page.name}: the formulas could not be measured at {PHONE_WIDTH} px"], ""
+    result = json.loads(html_module.unescape(found.group(1)))
+    if result["width"] != PHONE_WIDTH:
+        return [f"{page.name}: the frame was {result['width']} px wide, not {PHONE_WIDTH}"], ""
+    wide = [row for row in result["rows"] if row[0] > row[1] + 1]
+    clipped = [row for row in wide if not row[2]]
+    problems = [
+        f"{page.name}: a display formula {w} px wide is clipped at {shown} px on a "
+        f"{PHONE_WIDTH} px phone (no container scrolls it)"
+        for w, shown, _ in clipped
+    ]
+    return problems, (f"at {PHONE_WIDTH} px: {len(result['rows'])} display formulas, "
+                      f"{len(wide)} wider than the column, all scroll" if not clipped else "")
+
+
 # Chapters whose figures have not yet been re-laid for the column (issue 14): their widths
 # are measured and printed but do not fail the check. The same chapters are listed in
 # THIN_PAGE_EXCEPTIONS in tests/test_notebooks.py; empty both when they are converted.
@@ -346,6 +410,9 @@ def main(html_dir: Path) -> int:
             else:
                 problems += narrow
             maths += f"; figures at 1280 px: {widths}"
+            clipped, phone = phone_maths_problems(executable, page)
+            problems += clipped
+            maths += f"; {phone}" if phone else ""
         shown = "; widgets: " + ", ".join(widgets) if widgets else ""
         print(f"{chapter:40s} {figures:3d} figures{maths}{shown}")
     for problem in problems:
