@@ -681,8 +681,14 @@ def test_training_a_network_gives_the_same_losses_as_torch():
     compare_state(ours, ref, torch.float64)
 
 
-def test_exported_from_normlab():
-    for name in N.__all__:
+def test_the_layers_and_functionals_are_exported_from_normlab():
+    # the top level holds what a user reaches for (the layers and their functional forms);
+    # the kernels and their pieces stay in normlab.normalization (issue 13)
+    layers = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "InstanceNorm1d",
+              "InstanceNorm2d", "InstanceNorm3d", "GroupNorm", "batch_norm", "layer_norm",
+              "instance_norm", "group_norm", "normalize"}
+    assert layers <= set(N.__all__) and layers <= set(normlab.__all__)
+    for name in set(normlab.__all__) & set(N.__all__):
         assert getattr(normlab, name) is getattr(N, name)
 
 

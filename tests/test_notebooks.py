@@ -325,7 +325,6 @@ FOLDED = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 # Chapters not yet converted to thin pages and numbered figures (issue 14, still open);
 # .ci/check_book.py's FIGURE_WIDTH_NOT_YET lists the same ones. Empty both when done.
 THIN_PAGE_EXCEPTIONS = {
-    "08_gan.ipynb",
     "09_wgan.ipynb",
     "10_spectral_norm.ipynb",
 }
@@ -421,3 +420,33 @@ def test_every_figure_is_numbered_captioned_and_cited(path):
         names.append(name)
     assert len(names) == len(set(names)), f"{path.name}: figure names repeat: {names}"
     assert cited <= set(names), f"{path.name}: cites figures it lacks: {cited - set(names)}"
+
+
+# --- Recorded runs (issue 11, point 5) ----------------------------------------------------------
+# A chapter that shows a recorded run loads it with load_recording("recorded/...") (relative to
+# the notebook's folder, where Jupyter runs it). The file must be committed and load: a chapter
+# whose recording is missing would fail only when executed.
+LOADS_RECORDING = re.compile(r"""load_recording\(\s*["']([^"']+)["']\s*\)""")
+
+
+def recordings_loaded(nb: dict) -> list[str]:
+    return [
+        m for c in nb["cells"] if c["cell_type"] == "code"
+        for m in LOADS_RECORDING.findall("".join(c["source"]))
+    ]
+
+
+def test_recording_paths_are_found_in_code():
+    nb = {"cells": [{"cell_type": "code", "source": [
+        'rec = load_recording("recorded/04_x.json")\n', "load_recording( 'a.json' )\n"]}]}
+    assert recordings_loaded(nb) == ["recorded/04_x.json", "a.json"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_loaded_recording_exists_and_loads(path):
+    from normlab.scaffolding.recording import load_recording
+
+    for relative in recordings_loaded(load(path)):
+        recording = load_recording(path.parent / relative)  # raises if missing or malformed
+        assert recording.results, f"{path.name}: {relative} records no results"
+        assert recording.commit != "unknown", f"{path.name}: {relative} names no commit"
