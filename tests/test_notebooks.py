@@ -326,7 +326,6 @@ FOLDED = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 # .ci/check_book.py's FIGURE_WIDTH_NOT_YET lists the same ones. Empty both when done.
 THIN_PAGE_EXCEPTIONS = {
     "08_gan.ipynb",
-    "09_wgan.ipynb",
     "10_spectral_norm.ipynb",
 }
 
