@@ -325,7 +325,6 @@ FOLDED = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 # Chapters not yet converted to thin pages and numbered figures (issue 14, still open);
 # .ci/check_book.py's FIGURE_WIDTH_NOT_YET lists the same ones. Empty both when done.
 THIN_PAGE_EXCEPTIONS = {
-    "09_wgan.ipynb",
     "10_spectral_norm.ipynb",
 }
 
