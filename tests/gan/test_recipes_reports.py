@@ -327,3 +327,16 @@ def test_comparison_table_prints_means_and_spreads(capsys):
         gan.comparison_table({"digits": (digits, "modes")})
     with pytest.raises(ValueError, match="sections must be a non-empty mapping"):
         gan.comparison_table({})
+
+
+def test_comparison_table_columns_never_run_together():
+    # a 14-character cell (1.89 ± 0.031 next to 0.985 ± 1.2e-16) ran into the next column
+    # when the columns had a fixed width of 14
+    wide = {"SN-GAN": {"modes": (1.89, 0.031), "HQ %": (0.985, 1.2e-16),
+                       "W1": (123456.0, 0.5), "ms/step": (1.0, 0.1)}}
+    lines = gan.comparison_table({"ring": (wide, "modes")})
+    cells = lines[1].split("  ")
+    assert [c.strip() for c in cells if c.strip()][2:] == [
+        "1.89 ± 0.031", "0.985 ± 1.2e-16", "1.23e+05 ± 0.5", "1 ± 0.1"
+    ]
+    assert len({len(line) for line in lines}) == 1  # header and rows line up

@@ -337,11 +337,8 @@ def comparison_table(
         )
     method_width = 2 + max(len(str(m)) for summary, _ in sections.values() for m in summary)
     method_width = max(method_width, 8)
-    widths = (15,) + (14,) * len(columns)
-    header = f"{'data':<8}{'method':<{method_width}}" + "".join(
-        f"{c:>{w}}" for c, w in zip(("modes/classes", *columns), widths, strict=True)
-    )
-    lines = [header]
+    names = ("modes/classes", *columns)
+    rows = []
     for data, (summary, mode_key) in sections.items():
         for method, stats in summary.items():
             missing = [c for c in (mode_key, *columns) if c not in stats]
@@ -351,10 +348,22 @@ def comparison_table(
                     f"it has {list(stats)}"
                 )
             cells = [stats[mode_key], *(stats[c] for c in columns)]
-            lines.append(
-                f"{data:<8}{method:<{method_width}}"
-                + "".join(f"{_mean_sd(m, d):>{w}}" for (m, d), w in zip(cells, widths, strict=True))
-            )
+            rows.append((data, method, [_mean_sd(m, d) for m, d in cells]))
+    # every column two characters wider than its widest cell (or header), so that cells
+    # never run together however many digits a value needs
+    widths = [
+        2 + max([len(name)] + [len(cells[k]) for _, _, cells in rows])
+        for k, name in enumerate(names)
+    ]
+    header = f"{'data':<8}{'method':<{method_width}}" + "".join(
+        f"{c:>{w}}" for c, w in zip(names, widths, strict=True)
+    )
+    lines = [header]
+    for data, method, cells in rows:
+        lines.append(
+            f"{data:<8}{method:<{method_width}}"
+            + "".join(f"{cell:>{w}}" for cell, w in zip(cells, widths, strict=True))
+        )
     for line in lines:
         print(line)
     return lines
