@@ -282,7 +282,7 @@ def figure_width_problems(
 # Chapters whose figures have not yet been re-laid for the column (issue 14): their widths
 # are measured and printed but do not fail the check. The same chapters are listed in
 # THIN_PAGE_EXCEPTIONS in tests/test_notebooks.py; empty both when they are converted.
-FIGURE_WIDTH_NOT_YET = {"chapters/08_gan", "chapters/09_wgan", "chapters/10_spectral_norm"}
+FIGURE_WIDTH_NOT_YET = {"chapters/08_gan", "chapters/09_wgan"}
 
 
 def chapter_files(node) -> list[str]:

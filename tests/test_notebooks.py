@@ -327,7 +327,6 @@ FOLDED = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 THIN_PAGE_EXCEPTIONS = {
     "08_gan.ipynb",
     "09_wgan.ipynb",
-    "10_spectral_norm.ipynb",
 }
 
 
