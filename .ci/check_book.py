@@ -347,12 +347,6 @@ def phone_maths_problems(executable: str, page: Path) -> tuple[list[str], str]:
                       f"{len(wide)} wider than the column, all scroll" if not clipped else "")
 
 
-# Chapters whose figures have not yet been re-laid for the column (issue 14): their widths
-# are measured and printed but do not fail the check. The same chapters are listed in
-# THIN_PAGE_EXCEPTIONS in tests/test_notebooks.py; empty both when they are converted.
-FIGURE_WIDTH_NOT_YET = {"chapters/10_spectral_norm"}
-
-
 def chapter_files(node) -> list[str]:
     found = []
     if isinstance(node, dict):
@@ -405,10 +399,7 @@ def main(html_dir: Path) -> int:
             if containers == 0 or raw or errors:
                 problems.append(f"{chapter}: maths not rendered offline ({maths[11:]})")
             narrow, widths = figure_width_problems(executable, page)
-            if chapter in FIGURE_WIDTH_NOT_YET:
-                widths += f" (NOT ENFORCED yet: {len(narrow)} below 85 %)"
-            else:
-                problems += narrow
+            problems += narrow
             maths += f"; figures at 1280 px: {widths}"
             clipped, phone = phone_maths_problems(executable, page)
             problems += clipped

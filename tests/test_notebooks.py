@@ -321,17 +321,6 @@ def test_solutions_answer_every_exercise_in_order_with_an_assertion(path):
 # (CONTRIBUTING.md, "A chapter").
 VISIBLE_LINES, LINE_WIDTH = 40, 79
 FOLDED = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
-# Chapters not yet converted to thin pages. The lead empties this set after converting them.
-# Chapters not yet converted to thin pages and numbered figures (issue 14, still open);
-# .ci/check_book.py's FIGURE_WIDTH_NOT_YET lists the same ones. Empty both when done.
-THIN_PAGE_EXCEPTIONS = {
-    "10_spectral_norm.ipynb",
-}
-
-
-def thin_page_exception(path: Path) -> bool:
-    """A chapter listed above; its solutions notebook, of the same name, is not excepted."""
-    return path.parent == ROOT / "chapters" and path.name in THIN_PAGE_EXCEPTIONS
 
 
 def visible_code_cells(nb: dict) -> list[tuple[int, str]]:
@@ -376,14 +365,8 @@ def test_thin_page_check_catches_long_cells_and_lines():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_pages_are_thin(path):
-    if thin_page_exception(path):
-        pytest.skip(f"{path.name} is listed in THIN_PAGE_EXCEPTIONS")
     problems = thin_page_problems(load(path))
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
-
-
-def test_thin_page_exceptions_name_existing_chapters():
-    assert {p.name for p in CHAPTERS} >= THIN_PAGE_EXCEPTIONS
 
 
 # --- Numbered figures (issue 14) -----------------------------------------------------------------
@@ -400,8 +383,6 @@ def figure_options(cell: dict) -> dict:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_every_figure_is_numbered_captioned_and_cited(path):
-    if thin_page_exception(path):
-        pytest.skip(f"{path.name} is listed in THIN_PAGE_EXCEPTIONS")
     nb = load(path)
     prefix = f"fig-{path.name[:2]}-"
     cited = set(re.findall(r"\{numref\}`(?:[^`<]*<)?([\w-]+)>?`", markdown(nb)))
