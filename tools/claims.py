@@ -5,9 +5,10 @@ claim in one line) and ``normlab.kind``: ``exact`` (parity with PyTorch, a formu
 bound: seeds cannot change it) or ``stochastic`` (the outcome of training, sampling or
 timing). This command executes each chapter with ``NORMLAB_SEED=k`` for every offset ``k``
 asked for (never the default 0, on which the chapters were written), records for every
-claim cell whether it ran without error, and writes ``appendix/claims.json`` (rows are
-replaced per chapter, claim and platform, so runs on other machines, CUDA included, add
-rows; ``appendix/claims/`` keeps one file per chapter, from which claims.json is assembled)
+claim cell whether it ran without error, and writes ``appendix/claims.json`` (one row per
+chapter, claim and platform, so runs on other machines, CUDA included, add rows; a run of
+some offsets merges into the row of the same claim, replacing the offsets it repeated;
+``appendix/claims/`` keeps one file per chapter, from which claims.json is assembled)
 and the page ``appendix/claims.md`` that the book renders.
 
     python tools/claims.py --offsets 1-10               # every chapter
@@ -81,6 +82,21 @@ json.dump({{c.get("id"): not any(o.get("output_type") == "error" for o in c.get(
         print(out.stderr[-2000:], file=sys.stderr)
         return {}
     return json.loads(out.stdout)
+
+
+def merge_row(rows: list[dict], new: dict) -> tuple[list[dict], dict]:
+    """Put ``new`` (one claim's result on some offsets) into ``rows``: offsets tried before on
+    the same platform for the same claim keep their result unless ``new`` repeated them."""
+    same = [r for r in rows if (r["chapter"], r["id"], r["platform"])
+            == (new["chapter"], new["id"], new["platform"])]
+    rest = [r for r in rows if not any(r is s for s in same)]
+    tried, held = set(new["offsets_tried"]), set(new["offsets_held"])
+    for r in same:
+        if r["claim"] == new["claim"]:
+            held |= {k for k in r["offsets_held"] if k not in set(new["offsets_tried"])}
+            tried |= set(r["offsets_tried"])
+    row = {**new, "offsets_tried": sorted(tried), "offsets_held": sorted(held)}
+    return rest + [row], row
 
 
 def parse_offsets(text: str) -> list[int]:
@@ -180,13 +196,14 @@ def main() -> None:
                     k for (p, k), res in zip(jobs, results, strict=True)
                     if p == path and res.get(cell["id"])
                 ]
-                rows = [r for r in rows if not (r["chapter"] == path.stem and r["id"] == cell["id"]
-                                                and r["platform"] == where)]
-                rows.append({"chapter": path.stem, "id": cell["id"], "claim": cell["claim"],
-                             "kind": cell["kind"], "offsets_tried": offsets,
-                             "offsets_held": held, "date": when, "platform": where})
+                rows, row = merge_row(rows, {
+                    "chapter": path.stem, "id": cell["id"], "claim": cell["claim"],
+                    "kind": cell["kind"], "offsets_tried": offsets, "offsets_held": held,
+                    "date": when, "platform": where,
+                })
+                kept_held, tried = row["offsets_held"], row["offsets_tried"]
                 mark = "ok  " if len(held) == len(offsets) else "FAIL"
-                tally = f"{len(held)}/{len(offsets)}"
+                tally = f"{len(held)}/{len(offsets)} (in all {len(kept_held)}/{len(tried)})"
                 print(f"{mark} {path.stem} {cell['id']}: {tally}  {cell['claim']}")
     save_rows(rows)
     write_page(rows)
