@@ -71,6 +71,7 @@ TRANSLATED = (
     "chapters/03_batch_norm",
     "chapters/06_sync_batchnorm",
     "chapters/08_gan",
+    "chapters/09_wgan",
     "chapters/10_spectral_norm",
     "chapters/solutions/01_norms",
     "chapters/solutions/02_lipschitz",
