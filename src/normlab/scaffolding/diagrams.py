@@ -112,6 +112,41 @@ def _arrow(
 # ------------------------------------------------------------------ residual network
 
 
+def _residual_block_panel(left: Any) -> None:
+    """The left panel of :func:`resnet_diagram`: one basic block and its shortcut."""
+    _canvas(left, 3.9, 7.4)
+    steps = ["conv 3×3, stride s", "BN", "ReLU", "conv 3×3", "BN"]
+    ys = [6.1, 5.3, 4.5, 3.7, 2.9]
+    _box(left, 1.3, 7.0, 1.6, 0.45, "x", gid="block-input")
+    _arrow(left, (1.3, 6.77), (1.3, ys[0] + 0.23))
+    for k, (label, y) in enumerate(zip(steps, ys, strict=True)):
+        _box(left, 1.3, y, 2.3, 0.45, label, gid=f"layer:{k}")
+        if k + 1 < len(ys):
+            _arrow(left, (1.3, y - 0.23), (1.3, ys[k + 1] + 0.23))
+    _arrow(left, (1.3, ys[-1] - 0.23), (1.3, 1.95 + 0.2))
+    from matplotlib.patches import Circle
+
+    add = Circle((1.3, 1.95), 0.2, facecolor="white", edgecolor=_EDGE, gid="sum")
+    left.add_patch(add)
+    left.text(1.3, 1.95, "+", ha="center", va="center", fontsize=10)
+    _arrow(left, (1.3, 1.75), (1.3, 1.2 + 0.23))
+    _box(left, 1.3, 1.2, 1.6, 0.45, "ReLU", gid="layer:out")
+    _arrow(left, (1.3, 0.97), (1.3, 0.45))
+    left.text(1.3, 0.3, "out", ha="center", va="center", fontsize=_TEXT)
+    # the shortcut runs down the right-hand side, from x to the sum
+    left.plot([2.1, 2.6, 2.6], [7.0, 7.0, 1.95], color=_EDGE, lw=1)
+    _arrow(left, (2.6, 1.95), (1.5, 1.95), gid="shortcut")
+    left.text(
+        2.7,
+        4.5,
+        "shortcut:\nidentity,\nor 1×1 conv\n+ BN where\nwidth or\nresolution\nchange",
+        ha="left",
+        va="center",
+        fontsize=_SMALL,
+    )
+    left.set_title("Residual block", fontsize=_TITLE)
+
+
 def resnet_diagram(
     blocks: int = 3, widths: Sequence[int] = (16, 32, 64), image_size: int = 8
 ) -> Any:
@@ -145,38 +180,7 @@ def resnet_diagram(
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(7.0, 4.4), gridspec_kw={"width_ratios": [1.15, 1.9]}
     )
-    # --- the block
-    _canvas(left, 3.9, 7.4)
-    steps = ["conv 3×3, stride s", "BN", "ReLU", "conv 3×3", "BN"]
-    ys = [6.1, 5.3, 4.5, 3.7, 2.9]
-    _box(left, 1.3, 7.0, 1.6, 0.45, "x", gid="block-input")
-    _arrow(left, (1.3, 6.77), (1.3, ys[0] + 0.23))
-    for k, (label, y) in enumerate(zip(steps, ys, strict=True)):
-        _box(left, 1.3, y, 2.3, 0.45, label, gid=f"layer:{k}")
-        if k + 1 < len(ys):
-            _arrow(left, (1.3, y - 0.23), (1.3, ys[k + 1] + 0.23))
-    _arrow(left, (1.3, ys[-1] - 0.23), (1.3, 1.95 + 0.2))
-    from matplotlib.patches import Circle
-
-    add = Circle((1.3, 1.95), 0.2, facecolor="white", edgecolor=_EDGE, gid="sum")
-    left.add_patch(add)
-    left.text(1.3, 1.95, "+", ha="center", va="center", fontsize=10)
-    _arrow(left, (1.3, 1.75), (1.3, 1.2 + 0.23))
-    _box(left, 1.3, 1.2, 1.6, 0.45, "ReLU", gid="layer:out")
-    _arrow(left, (1.3, 0.97), (1.3, 0.45))
-    left.text(1.3, 0.3, "out", ha="center", va="center", fontsize=_TEXT)
-    # the shortcut runs down the right-hand side, from x to the sum
-    left.plot([2.1, 2.6, 2.6], [7.0, 7.0, 1.95], color=_EDGE, lw=1)
-    _arrow(left, (2.6, 1.95), (1.5, 1.95), gid="shortcut")
-    left.text(
-        2.7,
-        4.5,
-        "shortcut:\nidentity,\nor 1×1 conv\n+ BN where\nwidth or\nresolution\nchange",
-        ha="left",
-        va="center",
-        fontsize=_SMALL,
-    )
-    left.set_title("Residual block", fontsize=_TITLE)
+    _residual_block_panel(left)
 
     # --- the stages
     shown = blocks if blocks <= 6 else 6
