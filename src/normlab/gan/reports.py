@@ -347,22 +347,22 @@ def comparison_table(
                     f"summary of {data!r}, method {method!r} has no column(s) {missing}; "
                     f"it has {list(stats)}"
                 )
-            cells = [stats[mode_key], *(stats[c] for c in columns)]
-            rows.append((data, method, [_mean_sd(m, d) for m, d in cells]))
+            values = [stats[mode_key], *(stats[c] for c in columns)]
+            rows.append((data, method, [_mean_sd(m, d) for m, d in values]))
     # every column two characters wider than its widest cell (or header), so that cells
     # never run together however many digits a value needs
     widths = [
-        2 + max([len(name)] + [len(cells[k]) for _, _, cells in rows])
+        2 + max([len(name)] + [len(texts[k]) for _, _, texts in rows])
         for k, name in enumerate(names)
     ]
     header = f"{'data':<8}{'method':<{method_width}}" + "".join(
         f"{c:>{w}}" for c, w in zip(names, widths, strict=True)
     )
     lines = [header]
-    for data, method, cells in rows:
+    for data, method, texts in rows:
         lines.append(
             f"{data:<8}{method:<{method_width}}"
-            + "".join(f"{cell:>{w}}" for cell, w in zip(cells, widths, strict=True))
+            + "".join(f"{cell:>{w}}" for cell, w in zip(texts, widths, strict=True))
         )
     for line in lines:
         print(line)
