@@ -120,6 +120,7 @@ def write_page(rows: list[dict]) -> None:
         "records on how many seed offsets (`NORMLAB_SEED=k`, none of them the default 0 on",
         "which the chapters were written) each one held, on which machine. It is written by",
         "`make claims` (`tools/claims.py`); a claim that no run has checked yet says so.",
+        "The column *held* counts the offsets on which the claim held, out of those tried.",
         "",
     ]
     for path in chapters:
@@ -141,8 +142,10 @@ def write_page(rows: list[dict]) -> None:
                 tried = r["offsets_tried"]
                 span = f"{min(tried)}-{max(tried)}" if tried else ""
                 lines.append(
-                    f"| {cell['claim']} | {len(r['offsets_held'])} of {len(tried)} | {span} "
-                    f"| {r['platform']} | {r['date']} |"
+                    # numbers, code and dates only: language-neutral cells, so that the
+                    # Chinese edition translates the claims, not every run's record
+                    f"| {cell['claim']} | {len(r['offsets_held'])}/{len(tried)} | {span} "
+                    f"| `{r['platform']}` | {r['date']} |"
                 )
         lines.append("")
     CLAIMS_PAGE.write_text("\n".join(lines))
