@@ -39,3 +39,10 @@ def test_offsets_parse_and_zero_is_refused():
         assert "positive" in str(err)
     else:
         raise AssertionError("offset 0 accepted")
+
+
+def test_offset_ranges_show_gaps():
+    assert claims.offset_ranges([1, 2, 3, 5, 7, 8]) == "1-3, 5, 7-8"
+    assert claims.offset_ranges([3, 1]) == "1, 3"
+    assert claims.offset_ranges(list(range(1, 11))) == "1-10"
+    assert claims.offset_ranges([]) == ""

@@ -109,6 +109,17 @@ def parse_offsets(text: str) -> list[int]:
     return offsets
 
 
+def offset_ranges(offsets: list[int]) -> str:
+    """``[1, 2, 3, 5]`` -> ``"1-3, 5"``: the offsets tried, gaps shown."""
+    runs: list[list[int]] = []
+    for k in sorted(set(offsets)):
+        if runs and k == runs[-1][-1] + 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
 def write_page(rows: list[dict]) -> None:
     chapters = sorted(ROOT.glob("chapters/*.ipynb"))
     lines = [
@@ -136,15 +147,16 @@ def write_page(rows: list[dict]) -> None:
                   "| claim | held | offsets | platform | date |", "|---|---|---|---|---|"]
         for cell in cells:
             runs = [r for r in rows if r["chapter"] == path.stem and r["id"] == cell["id"]]
+            claim = cell["claim"].replace("|", "\\|")  # |x| must not split the table's cells
             if not runs:
-                lines.append(f"| {cell['claim']} | not yet checked | | | |")
+                lines.append(f"| {claim} | not yet checked | | | |")
             for r in runs:
                 tried = r["offsets_tried"]
-                span = f"{min(tried)}-{max(tried)}" if tried else ""
+                span = offset_ranges(tried)
                 lines.append(
                     # numbers, code and dates only: language-neutral cells, so that the
                     # Chinese edition translates the claims, not every run's record
-                    f"| {cell['claim']} | {len(r['offsets_held'])}/{len(tried)} | {span} "
+                    f"| {claim} | {len(r['offsets_held'])}/{len(tried)} | {span} "
                     f"| `{r['platform']}` | {r['date']} |"
                 )
         lines.append("")
