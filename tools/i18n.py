@@ -66,6 +66,7 @@ TRANSLATED = (
     "bibliography",
     "appendix/sources",
     "appendix/execution",
+    "appendix/claims",
     "chapters/01_norms",
     "chapters/02_lipschitz",
     "chapters/03_batch_norm",
