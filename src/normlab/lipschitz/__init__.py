@@ -5,17 +5,17 @@ A function :math:`f` is :math:`L`-Lipschitz (in the Euclidean norm) when
 the smallest such :math:`L`. For a differentiable :math:`f` it equals
 :math:`\sup_x \|J_f(x)\|_2`, the largest spectral norm of its Jacobian.
 
-- Layers (:func:`normlab.lipschitz.layer_lipschitz`): a linear layer's constant is
+- Layers (:func:`~normlab.lipschitz.layers.layer_lipschitz`): a linear layer's constant is
   :math:`\sigma(W)`; an elementwise activation's is :math:`\sup_t |\phi'(t)|`; a
   convolution's is its operator norm **for a given input size**, which is not the spectral
-  norm of its reshaped kernel (:func:`normlab.lipschitz.conv_operator_norm`: exact by FFT
+  norm of its reshaped kernel (:func:`~normlab.lipschitz.layers.conv_operator_norm`: exact by FFT
   for circular padding, Sedghi et al. 2019, and power iteration through the convolution and
   its transpose otherwise).
 - Networks: the product of the layers' constants is an upper bound
-  (:func:`normlab.lipschitz.lipschitz_upper_bound`, "AutoLip" in Virmaux & Scaman 2018);
+  (:func:`~normlab.lipschitz.bounds.lipschitz_upper_bound`, "AutoLip" in Virmaux & Scaman 2018);
   the largest gradient norm found by gradient ascent
-  (:func:`normlab.lipschitz.lipschitz_lower_bound_gradient`) and the largest difference
-  quotient over sampled pairs (:func:`normlab.lipschitz.lipschitz_lower_bound_pairs`) are
+  (:func:`~normlab.lipschitz.bounds.lipschitz_lower_bound_gradient`) and the largest difference
+  quotient over sampled pairs (:func:`~normlab.lipschitz.bounds.lipschitz_lower_bound_pairs`) are
   lower bounds. Computing the constant exactly is NP-hard already for two-layer ReLU
   networks (Virmaux & Scaman 2018), so the truth lies between the two.
 

@@ -115,7 +115,7 @@ def lipschitz_upper_bound(
 
     Args:
         net: an ``nn.Sequential`` of supported layers (see
-            :func:`normlab.lipschitz.layer_lipschitz`).
+            :func:`~normlab.lipschitz.layers.layer_lipschitz`).
         input_shape: shape of one input without the batch axis; required for convolutions.
         n_iters: power iterations for convolutions that need them.
         generator: random generator for those power iterations.
@@ -125,7 +125,7 @@ def lipschitz_upper_bound(
 
     Raises:
         TypeError: an unsupported layer.
-        ValueError: see :func:`normlab.lipschitz.lipschitz_constants`.
+        ValueError: see :func:`~normlab.lipschitz.bounds.lipschitz_constants`.
     """
     return math.prod(
         c for _, c in lipschitz_constants(net, input_shape, n_iters=n_iters, generator=generator)
@@ -192,7 +192,7 @@ def lipschitz_lower_bound_gradient(
     For a ReLU network :math:`f` is piecewise linear, so :math:`\nabla f` is piecewise
     constant and the ascent direction is zero almost everywhere: the points do not move and
     the bound is the best starting point. Give many starts, or use
-    :func:`normlab.lipschitz.lipschitz_lower_bound_pairs`.
+    :func:`~normlab.lipschitz.bounds.lipschitz_lower_bound_pairs`.
 
     Args:
         f: a function of a batch ``(B, *input_shape)`` returning ``(B,)`` or ``(B, 1)``
@@ -202,7 +202,7 @@ def lipschitz_lower_bound_gradient(
         lr: Adam's learning rate, > 0.
 
     Returns:
-        A :class:`normlab.lipschitz.LipschitzLowerBound` with the point where the best norm
+        A :class:`~normlab.lipschitz.bounds.LipschitzLowerBound` with the point where the best norm
         was found.
 
     Raises:
@@ -266,7 +266,7 @@ def lipschitz_lower_bound_pairs(
         lr: Adam's learning rate, > 0.
 
     Returns:
-        A :class:`normlab.lipschitz.LipschitzLowerBound` with the best pair.
+        A :class:`~normlab.lipschitz.bounds.LipschitzLowerBound` with the best pair.
 
     Raises:
         TypeError: ``f`` is not callable; ``x`` or ``y`` is not a floating-point tensor.

@@ -389,7 +389,7 @@ def conv_operator_norm(
         input_shape: ``(c_in, n_1, ..., n_d)``, one input without the batch axis.
         method: ``"fft"``: exact, Sedghi et al.'s method, only for a stride-1 circular
             convolution that keeps the spatial size; ``"power"``: power iteration through
-            the convolution and its transpose (:func:`normlab.lipschitz.operator_norm`),
+            the convolution and its transpose (:func:`~normlab.lipschitz.layers.operator_norm`),
             any convolution;
             ``"auto"``: ``"fft"`` where it applies, else ``"power"``.
         n_iters: power iterations for ``"power"``.
@@ -445,9 +445,9 @@ def layer_lipschitz(
 
     - ``Linear``: :math:`\sigma(W)`, exact (SVD);
     - ``Conv1d/2d/3d``, ``ConvTranspose1d/2d/3d``: the operator norm for ``input_shape``
-      (:func:`normlab.lipschitz.conv_operator_norm`);
+      (:func:`~normlab.lipschitz.layers.conv_operator_norm`);
     - elementwise activations: :math:`\sup |\phi'|`
-      (:func:`normlab.lipschitz.activation_lipschitz`);
+      (:func:`~normlab.lipschitz.layers.activation_lipschitz`);
     - ``Flatten``, ``Identity``, ``Dropout``: 1 (``Dropout`` is the identity in eval mode).
 
     A spectrally normalized layer is measured with the weight it uses, :math:`W/\hat\sigma`.
