@@ -195,6 +195,21 @@ def test_rendered_check_finds_english_fallbacks(tmp_path):
     assert i18n.html_problems(catalog, chinese) == []  # the sidebar is not the page's text
 
 
+def test_a_translation_that_keeps_english_words_is_not_an_english_fallback(tmp_path):
+    # the Chinese keeps the English term in parentheses, or names: its letters alone equal
+    # the English heading's, but the block is Chinese
+    catalog = po(tmp_path, "page.po", entry("One-sided label smoothing", "单侧标签平滑"),
+                 entry("Warde-Farley & Bengio", "Warde-Farley 与 Bengio"))
+    chinese = tmp_path / "zh.html"
+    chinese.write_text("<article><h2>单侧标签平滑</h2><ul><li><p>使用单侧标签平滑（one-sided "
+                       "label smoothing）。</p></li></ul><table><tr><td><p>Warde-Farley 与 Bengio"
+                       "</p></td></tr></table></article>", encoding="utf-8")
+    assert i18n.html_problems(catalog, chinese) == []
+    english = tmp_path / "en.html"
+    english.write_text("<article><h2>One-sided label smoothing</h2></article>", encoding="utf-8")
+    assert len(i18n.html_problems(catalog, english)) == 1
+
+
 def test_zh_config_sets_language_catalogs_search_and_cache(tmp_path):
     cfg = i18n.zh_config("cache", tmp_path / "cache")
     conf = cfg["sphinx"]["config"]

@@ -348,8 +348,10 @@ def count_untranslated(po: Path) -> tuple[int, int]:
 
 
 def _key(text: str) -> str:
-    """Letters and digits only, lower case: what survives rendering (quotes, markup) unchanged."""
-    return re.sub(r"[^A-Za-z0-9]", "", text).lower()
+    """Letters and digits only (any script), lower case: what survives rendering (quotes,
+    markup) unchanged. Chinese characters count: a translated sentence that keeps an English
+    term in parentheses, or a table cell "Warde-Farley 与 Bengio", is not its English."""
+    return re.sub(r"[\W_]", "", text).lower()
 
 
 def rendered_key(msgid: str) -> str:

@@ -55,7 +55,8 @@ def benchmark_normalization(
         seed: seed of the inputs.
 
     Returns:
-        One :class:`~normlab.scaffolding.timing.Comparison` per (layer, shape), in training mode, float32.
+        One :class:`~normlab.scaffolding.timing.Comparison` per (layer, shape), in training
+        mode, float32.
     """
     device = get_device(device)
     rows = []

@@ -63,7 +63,8 @@ def shard_steps(
         name → ``{"output", "grad_input", "grad_weight", "grad_bias"}`` (lists over the
         steps of this rank's tensors; the parameter gradients are this rank's, accumulated
         over the steps), ``"running_mean"``, ``"running_var"``, ``"num_batches_tracked"``
-        after the last step, ``"collectives"`` (a :class:`~normlab.scaffolding.launch.CollectiveLog` of all steps), or
+        after the last step, ``"collectives"`` (a
+        :class:`~normlab.scaffolding.launch.CollectiveLog` of all steps), or
         ``{"error": "Type: message"}``.
     """
     rank, world = _rank_and_world()

@@ -94,7 +94,8 @@ class GANConfig:
         concatenate_batches: bool | None,
         stop_on_divergence: bool,
     ) -> GANConfig:
-        """Validate a run's arguments, in the order :func:`~normlab.gan.training.train_gan` documents its errors,
+        """Validate a run's arguments, in the order
+        :func:`~normlab.gan.training.train_gan` documents its errors,
         before any model is touched."""
         if not isinstance(generator, nn.Module) or not isinstance(critic, nn.Module):
             raise TypeError(
